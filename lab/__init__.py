@@ -1,0 +1,1 @@
+"""ocsp-lab: the validator, the revocation policy, scenarios, runner and CLI."""

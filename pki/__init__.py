@@ -1,0 +1,1 @@
+"""Scripted, deterministic PKI: keys, certificate profiles, the CA database, export."""

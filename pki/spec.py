@@ -1,0 +1,163 @@
+"""What a PKI is made of, as plain frozen data.
+
+`pki` imports nothing of ours: the scenario loader (``lab.scenario``) turns a
+scenario file into these values, and :func:`pki.build_pki` turns them into
+certificates and keys. Durations are :class:`datetime.timedelta` offsets from
+the scenario's start, t0; parsing ``"-1d"`` is the loader's job.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+from collections.abc import Mapping
+from dataclasses import dataclass, field
+from enum import Enum
+
+__all__ = [
+    "DEFAULT_BASE_URL",
+    "DEFAULT_CERTS",
+    "EPOCH",
+    "LAB_URL",
+    "NO_URL",
+    "REASONS",
+    "CertSpec",
+    "EntrySpec",
+    "KeyType",
+    "PKISpec",
+    "Profile",
+    "RecordStatus",
+]
+
+#: t0 of every virtual-clock run: fixed, so validity windows never move.
+EPOCH = dt.datetime(2025, 1, 1, tzinfo=dt.UTC)
+
+#: Where "lab" AIA URLs point unless the runner or `serve` says otherwise.
+DEFAULT_BASE_URL = "http://127.0.0.1:8080/"
+
+#: ``ocsp_url = "lab"``: the lab responder's URL, filled in at build time.
+LAB_URL = "lab"
+#: ``ocsp_url = "none"``: no AIA extension at all.
+NO_URL = "none"
+
+
+class KeyType(str, Enum):
+    """Key types a certificate may have (SCENARIOS.md ``[pki].key``)."""
+
+    EC_P256 = "ec-p256"
+    EC_P384 = "ec-p384"
+    RSA_2048 = "rsa-2048"
+    RSA_3072 = "rsa-3072"
+    ED25519 = "ed25519"
+
+
+class Profile(str, Enum):
+    """Certificate profiles (SCENARIOS.md ``[[pki.cert]].profile``)."""
+
+    CA = "ca"
+    LEAF = "leaf"
+    OCSP_RESPONDER = "ocsp-responder"
+
+
+class RecordStatus(str, Enum):
+    """What the responder's database says of a certificate."""
+
+    GOOD = "good"
+    REVOKED = "revoked"
+    HOLD = "hold"  # revoked with reason certificateHold (RFC 5280 5.3.1)
+    UNKNOWN = "unknown"  # no record at all
+
+
+#: RFC 5280 5.3.1 CRLReason names, in their enumeration order (value 7 is unused).
+REASONS: Mapping[str, int] = {
+    "unspecified": 0,
+    "keyCompromise": 1,
+    "cACompromise": 2,
+    "affiliationChanged": 3,
+    "superseded": 4,
+    "cessationOfOperation": 5,
+    "certificateHold": 6,
+    "removeFromCRL": 8,
+    "privilegeWithdrawn": 9,
+    "aACompromise": 10,
+}
+
+
+@dataclass(frozen=True)
+class CertSpec:
+    """One certificate. ``None`` everywhere means "the profile's default"."""
+
+    name: str
+    issuer: str | None = None  # None: self-signed
+    profile: Profile = Profile.LEAF
+    key: KeyType | None = None  # None: PKISpec.key
+    valid_from: dt.timedelta | None = None  # offset from t0; default -1d
+    valid_to: dt.timedelta | None = None  # default +10 years (CA), +1 year (others)
+    eku: tuple[str, ...] | None = None  # names as in SCENARIOS.md, or dotted OIDs
+    nocheck: bool | None = None  # default: True for ocsp-responder
+    ocsp_url: str | None = None  # "lab", a URL, "none"; default "lab" if issued
+    san: tuple[str, ...] | None = None  # DNS names / IP addresses
+    serial: int | None = None  # default: derived from the name
+    subject: str | None = None  # common name; default: the name
+
+
+@dataclass(frozen=True)
+class EntrySpec:
+    """One ``[database]`` entry: a certificate's status at the responder."""
+
+    status: RecordStatus = RecordStatus.GOOD
+    reason: str | None = None  # RFC 5280 name; None: no reasonCode
+    since: dt.timedelta = dt.timedelta(days=-1)  # revocationTime, offset from t0
+
+
+def _default_certs() -> tuple[CertSpec, ...]:
+    return (
+        CertSpec("root", profile=Profile.CA),
+        CertSpec("intermediate", issuer="root", profile=Profile.CA),
+        CertSpec("server", issuer="intermediate", profile=Profile.LEAF),
+        CertSpec("responder", issuer="intermediate", profile=Profile.OCSP_RESPONDER),
+        CertSpec("root-responder", issuer="root", profile=Profile.OCSP_RESPONDER),
+        CertSpec("trusted-responder", profile=Profile.OCSP_RESPONDER),
+    )
+
+
+#: The six certificates every scenario has unless it replaces one by name.
+DEFAULT_CERTS: tuple[CertSpec, ...] = _default_certs()
+
+
+@dataclass(frozen=True)
+class PKISpec:
+    """A whole PKI: the key type and the certificates, defaults merged in.
+
+    ``certs`` is in a valid build order (issuers before what they issue) once
+    :meth:`with_defaults` has run; the loader checks names and cycles.
+    """
+
+    key: KeyType = KeyType.EC_P256
+    certs: tuple[CertSpec, ...] = DEFAULT_CERTS
+    seed: bytes = b"ocsp-lab/v1"
+    database: Mapping[str, EntrySpec] = field(default_factory=dict)
+
+    @staticmethod
+    def with_defaults(
+        extra: tuple[CertSpec, ...] = (),
+        *,
+        key: KeyType = KeyType.EC_P256,
+        database: Mapping[str, EntrySpec] | None = None,
+        seed: bytes = b"ocsp-lab/v1",
+    ) -> PKISpec:
+        """The default PKI, with ``extra`` added or replacing defaults by name."""
+        by_name = {c.name: c for c in DEFAULT_CERTS}
+        for cert in extra:
+            by_name[cert.name] = cert
+        return PKISpec(
+            key=key,
+            certs=tuple(by_name.values()),
+            seed=seed,
+            database=dict(database or {}),
+        )
+
+    def cert(self, name: str) -> CertSpec:
+        for cert in self.certs:
+            if cert.name == name:
+                return cert
+        raise KeyError(name)

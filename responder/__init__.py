@@ -1,0 +1,1 @@
+"""The OCSP responder: protocol, signing, misbehaviours, serving."""
