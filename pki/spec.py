@@ -26,10 +26,24 @@ __all__ = [
     "PKISpec",
     "Profile",
     "RecordStatus",
+    "calendar_t0",
 ]
 
 #: t0 of every virtual-clock run: fixed, so validity windows never move.
 EPOCH = dt.datetime(2025, 1, 1, tzinfo=dt.UTC)
+
+
+
+def calendar_t0(now: dt.datetime) -> dt.datetime:
+    """t0 for real-clock commands (``pki build``, ``serve``): 1 January of ``now``'s year, UTC.
+
+    The virtual clock's fixed :data:`EPOCH` lies in the past for a product
+    that checks validity against its real clock. Starting at the year keeps
+    the PKI byte-identical all year (a product keeps trusting it), and its
+    one-year leaves valid until the year ends; ``--t0`` pins another date.
+    """
+    return dt.datetime(now.astimezone(dt.UTC).year, 1, 1, tzinfo=dt.UTC)
+
 
 #: Where "lab" AIA URLs point unless the runner or `serve` says otherwise.
 DEFAULT_BASE_URL = "http://127.0.0.1:8080/"

@@ -1,0 +1,52 @@
+"""The ``ocsp-lab`` command line.
+
+Exit codes (DESIGN.md): 0 success, 1 an expectation or check failed, 2 bad
+usage or a bad input file — with a one-line message naming the file, the key
+and what was expected, never a traceback.
+"""
+
+from __future__ import annotations
+
+import argparse
+import sys
+from collections.abc import Callable, Sequence
+
+from lab.commands import pki_build
+from lab.errors import LabError
+from pki import PKIError
+
+__all__ = ["main"]
+
+Command = Callable[[argparse.Namespace], int]
+
+#: Every subcommand, in the order ``--help`` lists them.
+COMMANDS = (pki_build,)
+
+
+def _parser() -> argparse.ArgumentParser:
+    parser = argparse.ArgumentParser(
+        prog="ocsp-lab",
+        description="A self-contained OCSP test lab: scripted PKI, responder, validator.",
+    )
+    commands = parser.add_subparsers(dest="command", required=True, metavar="COMMAND")
+
+    for module in COMMANDS:
+        module.register(commands)
+    return parser
+
+
+def main(argv: Sequence[str] | None = None) -> int:
+    parser = _parser()
+    args = parser.parse_args(argv)
+    handler: Command = args.handler
+    try:
+        return handler(args)
+    except (LabError, PKIError) as exc:
+        print(f"ocsp-lab: error: {exc}", file=sys.stderr)
+        return 2
+    except KeyboardInterrupt:
+        return 130
+
+
+if __name__ == "__main__":
+    raise SystemExit(main())

@@ -1,0 +1,1 @@
+"""One module per ``ocsp-lab`` subcommand; each exposes ``register(subparsers)``."""

@@ -1,0 +1,184 @@
+"""Build a :class:`PKI` from a :class:`PKISpec`: deterministic, in issuer order.
+
+Byte-identical output needs three things: derived keys (:mod:`pki.keys`),
+validity windows relative to a fixed t0, and deterministic signatures — RFC
+6979 ECDSA (``ecdsa_deterministic``), PKCS#1 v1.5 for RSA and Ed25519, which
+are deterministic by construction.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+import hashlib
+import hmac
+from collections.abc import Iterator, Mapping
+from dataclasses import dataclass
+
+from cryptography import x509
+from cryptography.hazmat.primitives import hashes
+from cryptography.hazmat.primitives.asymmetric import ec, ed25519, rsa
+from cryptography.x509.oid import NameOID
+
+from pki.errors import PKIError
+from pki.keys import PrivateKey, derive_key
+from pki.profiles import Resolved, extensions, resolve
+from pki.spec import DEFAULT_BASE_URL, EPOCH, CertSpec, PKISpec, Profile
+
+__all__ = ["PKI", "IssuedCert", "build_pki", "signature_hash"]
+
+
+@dataclass(frozen=True)
+class IssuedCert:
+    """One built certificate with its key and what it was built from."""
+
+    name: str
+    spec: CertSpec
+    certificate: x509.Certificate
+    private_key: PrivateKey
+    resolved: Resolved
+
+    @property
+    def issuer(self) -> str | None:
+        return self.spec.issuer
+
+    @property
+    def profile(self) -> Profile:
+        return self.spec.profile
+
+    @property
+    def serial(self) -> int:
+        return self.certificate.serial_number
+
+    @property
+    def is_ca(self) -> bool:
+        return self.spec.profile is Profile.CA
+
+
+@dataclass(frozen=True)
+class PKI:
+    """Every certificate of a scenario, by name, in build order."""
+
+    spec: PKISpec
+    t0: dt.datetime
+    base_url: str
+    certs: Mapping[str, IssuedCert]
+
+    def __getitem__(self, name: str) -> IssuedCert:
+        return self.certs[name]
+
+    def __iter__(self) -> Iterator[IssuedCert]:
+        return iter(self.certs.values())
+
+    def __contains__(self, name: object) -> bool:
+        return name in self.certs
+
+    def chain(self, name: str) -> list[IssuedCert]:
+        """``name`` and its issuers up to the self-signed one, leaf first."""
+        out = [self.certs[name]]
+        while out[-1].issuer is not None:
+            out.append(self.certs[out[-1].issuer])
+        return out
+
+    def cas(self) -> list[IssuedCert]:
+        return [c for c in self if c.is_ca]
+
+    def issued_by(self, ca: str) -> list[IssuedCert]:
+        """Certificates whose issuer is ``ca`` (a self-signed CA is not its own child)."""
+        return [c for c in self if c.issuer == ca]
+
+
+def signature_hash(key: PrivateKey) -> hashes.HashAlgorithm | None:
+    """The hash an issuer signs with: SHA-384 for P-384, none for Ed25519, else SHA-256."""
+    if isinstance(key, ed25519.Ed25519PrivateKey):
+        return None
+    if isinstance(key, ec.EllipticCurvePrivateKey) and key.curve.key_size >= 384:
+        return hashes.SHA384()
+    return hashes.SHA256()
+
+
+def derived_serial(seed: bytes, name: str) -> int:
+    """A positive 127-bit serial from the name (RFC 5280 4.1.2.2: at most 20 octets)."""
+    digest = hmac.new(seed, f"ocsp-lab serial/{name}".encode(), hashlib.sha256).digest()
+    return (int.from_bytes(digest[:16], "big") >> 1) or 1
+
+
+def _subject(common_name: str) -> x509.Name:
+    return x509.Name(
+        [
+            x509.NameAttribute(NameOID.ORGANIZATION_NAME, "ocsp-lab"),
+            x509.NameAttribute(NameOID.COMMON_NAME, common_name),
+        ]
+    )
+
+
+def _build_order(spec: PKISpec) -> list[CertSpec]:
+    by_name = {c.name: c for c in spec.certs}
+    order: list[CertSpec] = []
+    state: dict[str, str] = {}  # name -> "visiting" | "done"
+
+    def visit(cert: CertSpec) -> None:
+        if state.get(cert.name) == "done":
+            return
+        if state.get(cert.name) == "visiting":
+            raise PKIError(f"certificate {cert.name!r}: its issuer chain loops back to itself")
+        state[cert.name] = "visiting"
+        if cert.issuer is not None:
+            issuer = by_name.get(cert.issuer)
+            if issuer is None:
+                raise PKIError(f"certificate {cert.name!r}: issuer {cert.issuer!r} does not exist")
+            if issuer.profile is not Profile.CA:
+                raise PKIError(
+                    f"certificate {cert.name!r}: issuer {cert.issuer!r} is not a CA "
+                    f"(profile {issuer.profile.value!r})"
+                )
+            visit(issuer)
+        state[cert.name] = "done"
+        order.append(cert)
+
+    for cert in spec.certs:
+        visit(cert)
+    return order
+
+
+def _sign(builder: x509.CertificateBuilder, issuer_key: PrivateKey) -> x509.Certificate:
+    algorithm = signature_hash(issuer_key)
+    if isinstance(issuer_key, ec.EllipticCurvePrivateKey):
+        # RFC 6979: no per-signature randomness, so the bytes never change.
+        return builder.sign(issuer_key, algorithm, ecdsa_deterministic=True)
+    if isinstance(issuer_key, rsa.RSAPrivateKey):
+        return builder.sign(issuer_key, algorithm)
+    return builder.sign(issuer_key, None)
+
+
+def build_pki(
+    spec: PKISpec | None = None,
+    *,
+    base_url: str = DEFAULT_BASE_URL,
+    t0: dt.datetime = EPOCH,
+) -> PKI:
+    """Build every certificate of ``spec`` (the default PKI when omitted).
+
+    ``base_url`` is what ``ocsp_url = "lab"`` becomes; ``t0`` anchors every
+    validity window. Same arguments, same bytes.
+    """
+    spec = spec or PKISpec()
+    built: dict[str, IssuedCert] = {}
+    for cert in _build_order(spec):
+        key = derive_key(spec.seed, cert.name, cert.key or spec.key)
+        issuer = built[cert.issuer] if cert.issuer is not None else None
+        issuer_key = issuer.private_key if issuer else key
+        subject = _subject(cert.subject or cert.name)
+        resolved = resolve(cert, t0=t0, base_url=base_url)
+        builder = (
+            x509.CertificateBuilder()
+            .subject_name(subject)
+            .issuer_name(issuer.certificate.subject if issuer else subject)
+            .public_key(key.public_key())
+            .serial_number(cert.serial or derived_serial(spec.seed, cert.name))
+            .not_valid_before(resolved.not_before)
+            .not_valid_after(resolved.not_after)
+        )
+        for extension, critical in extensions(cert, resolved, key, issuer_key):
+            builder = builder.add_extension(extension, critical=critical)
+        built[cert.name] = IssuedCert(cert.name, cert, _sign(builder, issuer_key), key, resolved)
+    return PKI(spec=spec, t0=t0, base_url=base_url, certs=built)

@@ -1,0 +1,138 @@
+"""Write a PKI to a directory, ready to import into a product under test.
+
+``<name>.pem`` and ``<name>.key`` (PKCS#8 PEM, mode 0600) for every
+certificate, ``chain.pem``, ``<leaf>.p12`` for leaves, ``<ca>.index.txt`` (with
+``.attr``) per CA and a ``README.txt`` that says what each file is. The
+directory is made mode 0700: it holds private keys.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+import os
+from pathlib import Path
+
+from cryptography.hazmat.primitives import hashes, serialization
+from cryptography.hazmat.primitives.serialization import pkcs12
+
+from pki.builder import PKI, IssuedCert
+from pki.database import CertificateDatabase, atomic_write
+from pki.openssl_index import UNREPRESENTABLE_REASONS, write_index
+from pki.spec import Profile
+
+__all__ = ["P12_PASSWORD", "write_pki"]
+
+#: Password of every ``.p12`` (many products refuse an unprotected PKCS#12).
+P12_PASSWORD = b"ocsp-lab"
+
+
+def _pem(cert: IssuedCert) -> bytes:
+    return cert.certificate.public_bytes(serialization.Encoding.PEM)
+
+
+def _key_pem(cert: IssuedCert) -> bytes:
+    return cert.private_key.private_bytes(
+        serialization.Encoding.PEM,
+        serialization.PrivateFormat.PKCS8,
+        serialization.NoEncryption(),
+    )
+
+
+def _p12(pki: PKI, cert: IssuedCert) -> bytes:
+    # AES-256 and PBKDF2-SHA-256, OpenSSL 3's defaults; the salt is random, so
+    # .p12 files are the one output that is not byte-identical across runs.
+    encryption = (
+        serialization.PrivateFormat.PKCS12.encryption_builder()
+        .kdf_rounds(2048)
+        .key_cert_algorithm(pkcs12.PBES.PBESv2SHA256AndAES256CBC)
+        .hmac_hash(hashes.SHA256())
+        .build(P12_PASSWORD)
+    )
+    issuers = [c.certificate for c in pki.chain(cert.name)[1:]]
+    return pkcs12.serialize_key_and_certificates(
+        cert.name.encode(), cert.private_key, cert.certificate, issuers or None, encryption
+    )
+
+
+def _depth(pki: PKI, cert: IssuedCert) -> int:
+    return len(pki.chain(cert.name))
+
+
+def _readme(pki: PKI, database: CertificateDatabase, now: dt.datetime) -> str:
+    rows = []
+    for cert in pki:
+        issuer = cert.issuer or "itself"
+        record = database.by_name(cert.name)
+        status = record.status.value if record else "unknown (no record)"
+        rows.append(
+            f"  {cert.name + '.pem':28} {cert.profile.value:15} issued by {issuer:18} {status}"
+        )
+    cas = [c.name for c in pki.cas()]
+    leaves = [c.name for c in pki if c.profile is Profile.LEAF]
+    lossy = sorted(
+        {r.reason for r in database.records() if r.reason in UNREPRESENTABLE_REASONS}  # type: ignore[misc]
+    )
+    note = (
+        f"\nNote: OpenSSL's index.txt has no name for {', '.join(lossy)}; "
+        "those revocations are written there as 'unspecified'.\n"
+        if lossy
+        else ""
+    )
+    return f"""ocsp-lab PKI — written {now.isoformat()} (t0 {pki.t0.isoformat()})
+OCSP responder URL in the certificates (AIA): {pki.base_url}
+
+Certificates (<name>.pem, PEM) and their private keys (<name>.key, PKCS#8 PEM,
+unencrypted, mode 0600 — test keys, never production):
+{chr(10).join(rows)}
+
+chain.pem          every CA certificate, deepest first (for a server's chain file)
+<leaf>.p12         {', '.join(leaves) or 'none'}: key, certificate and issuers;
+                   password "{P12_PASSWORD.decode()}"
+<ca>.index.txt     {', '.join(cas)}: OpenSSL CA database (with .attr), so
+                   `openssl ocsp -index` or `openssl ca` can use the same PKI
+{note}
+Importing into a product under test (Cisco Unified CM as the example):
+  1. Upload root.pem (and intermediate.pem) to tomcat-trust / CallManager-trust.
+  2. For the Trusted Responder model, also upload trusted-responder.pem to
+     tomcat-trust: it is a designated OCSP signing certificate.
+  3. Give the product a leaf to present (server.p12) or make it connect to a
+     peer that presents server.pem with chain.pem.
+  4. Point OCSP at the URL above (Use OCSP URI from Certificate), or enter it
+     as the OCSP Configured URI.
+
+Serving this PKI with OpenSSL instead of the lab:
+  openssl ocsp -port 8080 -index intermediate.index.txt -CA intermediate.pem \\
+      -rsigner responder.pem -rkey responder.key
+Checking a certificate by hand:
+  openssl ocsp -issuer intermediate.pem -cert server.pem -url {pki.base_url} \\
+      -CAfile root.pem -resp_text
+"""
+
+
+def write_pki(
+    pki: PKI, database: CertificateDatabase, out: Path, *, now: dt.datetime | None = None
+) -> list[Path]:
+    """Write every file of ``pki`` into ``out``; return the paths written."""
+    now = now or pki.t0
+    out = Path(out)
+    out.mkdir(parents=True, exist_ok=True)
+    os.chmod(out, 0o700)
+    written: list[Path] = []
+
+    def put(name: str, data: bytes, mode: int = 0o644) -> None:
+        path = out / name
+        atomic_write(path, data, mode=mode)
+        written.append(path)
+
+    for cert in pki:
+        put(f"{cert.name}.pem", _pem(cert))
+        put(f"{cert.name}.key", _key_pem(cert), mode=0o600)
+        if cert.profile is Profile.LEAF:
+            put(f"{cert.name}.p12", _p12(pki, cert), mode=0o600)
+    cas = sorted(pki.cas(), key=lambda c: -_depth(pki, c))
+    put("chain.pem", b"".join(_pem(c) for c in cas))
+    for ca in pki.cas():
+        path = write_index(database, ca.name, out, now=now)
+        written += [path, path.with_name(path.name + ".attr")]
+    put("README.txt", _readme(pki, database, now).encode())
+    return written
