@@ -1,0 +1,84 @@
+"""Real peers for interop tests: the ``openssl`` command line.
+
+The OpenSSL client exits 0 on a revoked and on a stale answer, so tests parse
+what it prints (``<file>: good`` / ``revoked`` / ``unknown``, ``Response
+verify OK``), never its exit code.
+"""
+
+from __future__ import annotations
+
+import re
+import subprocess
+import time
+from collections.abc import Iterator, Sequence
+from contextlib import contextmanager
+from dataclasses import dataclass
+from pathlib import Path
+
+__all__ = ["OpenSSLAnswer", "openssl_ocsp_client", "openssl_ocsp_responder"]
+
+_ACCEPT = re.compile(rb"ACCEPT \S*:(\d+)")
+_STATUS = re.compile(r"^(?P<file>\S+): (?P<status>good|revoked|unknown)$", re.M)
+_REASON = re.compile(r"^\s*Reason: (\S+)$", re.M)
+
+
+@contextmanager
+def openssl_ocsp_responder(
+    directory: Path,
+    *,
+    index: str,
+    ca: str,
+    rsigner: str,
+    rkey: str,
+    extra: Sequence[str] = (),
+) -> Iterator[str]:
+    """``openssl ocsp -index`` on an ephemeral loopback port; yields its URL.
+
+    ``-ignore_err`` keeps it serving after a bad request. The process is
+    killed on exit, whatever happened.
+    """
+    cmd = [
+        "openssl", "ocsp", "-port", "0", "-index", index, "-CA", ca,
+        "-rsigner", rsigner, "-rkey", rkey, "-ignore_err", *extra,
+    ]  # fmt: skip
+    proc = subprocess.Popen(cmd, cwd=directory, stderr=subprocess.PIPE, stdout=subprocess.DEVNULL)
+    try:
+        assert proc.stderr is not None
+        seen = b""
+        deadline = time.monotonic() + 10
+        while (match := _ACCEPT.search(seen)) is None:
+            if time.monotonic() > deadline or proc.poll() is not None:
+                raise RuntimeError(f"openssl ocsp did not start: {seen.decode(errors='replace')}")
+            seen += proc.stderr.readline()
+        yield f"http://127.0.0.1:{int(match.group(1))}/"
+    finally:
+        proc.kill()
+        proc.wait(timeout=10)
+
+
+@dataclass(frozen=True)
+class OpenSSLAnswer:
+    """What ``openssl ocsp`` printed, parsed."""
+
+    output: str
+    statuses: dict[str, str]  # file -> good / revoked / unknown
+    verified: bool  # "Response verify OK"
+    reasons: list[str]
+
+    @property
+    def nonce_warning(self) -> bool:
+        return "WARNING: no nonce in response" in self.output
+
+
+def openssl_ocsp_client(args: Sequence[str], *, cwd: Path, timeout: float = 20) -> OpenSSLAnswer:
+    """Run ``openssl ocsp ARGS`` as a client and parse what it printed."""
+    proc = subprocess.run(
+        ["openssl", "ocsp", *args], cwd=cwd, capture_output=True, text=True, timeout=timeout
+    )
+    output = proc.stdout + proc.stderr
+    return OpenSSLAnswer(
+        output=output,
+        statuses={m["file"]: m["status"] for m in _STATUS.finditer(output)},
+        verified="Response verify OK" in output,
+        reasons=_REASON.findall(output),
+    )
