@@ -7,7 +7,9 @@ verify OK``), never its exit code.
 
 from __future__ import annotations
 
+import os
 import re
+import select
 import subprocess
 import time
 from collections.abc import Iterator, Sequence
@@ -41,15 +43,20 @@ def openssl_ocsp_responder(
         "openssl", "ocsp", "-port", "0", "-index", index, "-CA", ca,
         "-rsigner", rsigner, "-rkey", rkey, "-ignore_err", *extra,
     ]  # fmt: skip
-    proc = subprocess.Popen(cmd, cwd=directory, stderr=subprocess.PIPE, stdout=subprocess.DEVNULL)
+    # OpenSSL prints "ACCEPT [::]:PORT" on stdout and the rest on stderr: read both.
+    proc = subprocess.Popen(cmd, cwd=directory, stdout=subprocess.PIPE, stderr=subprocess.STDOUT)
     try:
-        assert proc.stderr is not None
+        assert proc.stdout is not None
+        fd = proc.stdout.fileno()
+        os.set_blocking(fd, False)
         seen = b""
         deadline = time.monotonic() + 10
         while (match := _ACCEPT.search(seen)) is None:
             if time.monotonic() > deadline or proc.poll() is not None:
                 raise RuntimeError(f"openssl ocsp did not start: {seen.decode(errors='replace')}")
-            seen += proc.stderr.readline()
+            ready, _, _ = select.select([fd], [], [], 0.1)
+            if ready:
+                seen += os.read(fd, 4096)
         yield f"http://127.0.0.1:{int(match.group(1))}/"
     finally:
         proc.kill()

@@ -1,0 +1,183 @@
+"""The certificate database: statuses from [database], changes, persistence, index.txt."""
+
+from __future__ import annotations
+
+import datetime as dt
+import os
+from pathlib import Path
+
+import pytest
+
+from pki import (
+    EPOCH,
+    PKI,
+    CertificateDatabase,
+    EntrySpec,
+    PKISpec,
+    RecordStatus,
+    build_pki,
+    calendar_t0,
+    write_pki,
+)
+from pki.errors import PKIError
+from pki.openssl_index import export_index, import_index
+from tests.peers import openssl_ocsp_client, openssl_ocsp_responder
+
+DAY = dt.timedelta(days=1)
+
+
+def _pki_with(database: dict[str, EntrySpec], t0: dt.datetime = EPOCH) -> PKI:
+    return build_pki(PKISpec.with_defaults(database=database), t0=t0)
+
+
+def test_statuses_follow_the_database_table() -> None:
+    lab_pki = _pki_with(
+        {
+            "server": EntrySpec(RecordStatus.REVOKED, "keyCompromise", -2 * DAY),
+            "responder": EntrySpec(RecordStatus.HOLD),
+            "root-responder": EntrySpec(RecordStatus.UNKNOWN),
+        }
+    )
+    db = CertificateDatabase.from_pki(lab_pki)
+    server = db.by_name("server")
+    assert server is not None and server.status is RecordStatus.REVOKED
+    assert server.reason == "keyCompromise" and server.revoked_at == EPOCH - 2 * DAY
+    responder = db.by_name("responder")
+    assert responder is not None and responder.status is RecordStatus.HOLD
+    assert responder.reason == "certificateHold"
+    assert db.by_name("root-responder") is None  # unknown: no record at all
+    intermediate = db.by_name("intermediate")
+    assert intermediate is not None and intermediate.status is RecordStatus.GOOD
+    assert intermediate.ca == "root"
+    assert db.lookup("intermediate", lab_pki["server"].serial) == server
+
+
+def test_changes_bump_the_version_and_release_only_a_hold(default_pki: PKI) -> None:
+    db = CertificateDatabase.from_pki(default_pki)
+    v0 = db.version
+    db.hold("server", EPOCH)
+    assert db.version == v0 + 1
+    assert db.release("server").status is RecordStatus.GOOD
+    db.revoke("server", EPOCH, "superseded")
+    with pytest.raises(PKIError, match="not on hold"):
+        db.release("server")
+    db.forget("intermediate", default_pki["server"].serial)
+    assert db.by_name("server") is None
+    with pytest.raises(PKIError, match="no record"):
+        db.revoke("server", EPOCH)
+    with pytest.raises(PKIError, match="unknown revocation reason"):
+        db.revoke("responder", EPOCH, "becauseISaidSo")
+
+
+def test_json_round_trip_and_atomic_save(default_pki: PKI, tmp_path: Path) -> None:
+    db = CertificateDatabase.from_pki(default_pki)
+    db.revoke("server", EPOCH + DAY, "cACompromise")
+    path = tmp_path / "state.json"
+    db.save(path)
+    db.hold("responder", EPOCH)
+    db.save(path)  # replaces, never appends or tears
+    loaded = CertificateDatabase.load(path)
+    assert loaded.records() == db.records()
+    assert [p.name for p in tmp_path.iterdir()] == ["state.json"]  # no temp file left
+
+
+def test_unreadable_database_names_the_file(tmp_path: Path) -> None:
+    path = tmp_path / "state.json"
+    path.write_text('{"format": "ocsp-lab database/1", "records": [{"ca": 1}]}')
+    with pytest.raises(PKIError, match=r"state\.json: unreadable database"):
+        CertificateDatabase.load(path)
+
+
+def test_index_round_trip_keeps_every_status(default_pki: PKI) -> None:
+    db = CertificateDatabase.from_pki(default_pki)
+    db.revoke("server", EPOCH + DAY, "keyCompromise")
+    db.hold("responder", EPOCH + 2 * DAY)
+    text = export_index(db, "intermediate", now=EPOCH)
+    back = import_index(text, "intermediate")
+    original = db.records("intermediate")
+    assert [(r.serial, r.status, r.reason, r.revoked_at, r.not_after, r.subject) for r in back] == [
+        (r.serial, r.status, r.reason, r.revoked_at, r.not_after, r.subject) for r in original
+    ]
+    lines = text.splitlines()
+    assert all(len(line.split("\t")) == 6 for line in lines)
+    assert any(
+        line.startswith("R\t") and ",certificateHold,holdInstructionNone\t" in line for line in lines
+    )
+
+
+def test_index_marks_expired_certificates(default_pki: PKI) -> None:
+    db = CertificateDatabase.from_pki(default_pki)
+    text = export_index(db, "intermediate", now=EPOCH + 400 * DAY)
+    assert {line[0] for line in text.splitlines()} == {"E"}
+
+
+@pytest.mark.parametrize(
+    ("line", "message"),
+    [
+        ("V\t300101000000Z\t\t0A\tunknown", "6 tab-separated fields"),
+        ("X\t300101000000Z\t\t0A\tunknown\t/CN=x", "status 'X'"),
+        ("V\tyesterday\t\t0A\tunknown\t/CN=x", "not a date"),
+        ("V\t300101000000Z\t\tZZ\tunknown\t/CN=x", "not hexadecimal"),
+        ("R\t300101000000Z\t250101000000Z,oops\t0A\tunknown\t/CN=x", "unknown revocation reason"),
+    ],
+)
+def test_bad_index_line_names_file_and_line(line: str, message: str) -> None:
+    with pytest.raises(PKIError, match=rf"ca\.index\.txt:2: .*{message}"):
+        import_index("V\t300101000000Z\t\t0B\tunknown\t/CN=y\n" + line + "\n", "ca", source="ca.index.txt")
+
+
+def test_existing_openssl_ca_database_is_imported() -> None:
+    text = (
+        "V\t301231235959Z\t\t1000\tunknown\t/C=US/O=Example/CN=phone\n"
+        "R\t301231235959Z\t240301120000Z,superseded\t1001\tunknown\t/CN=old\n"
+        "R\t20510101000000Z\t240301120000Z,CACompromise\t1002\tunknown\t/CN=far\n"
+    )
+    db = CertificateDatabase(import_index(text, "corp-ca"))
+    assert db.lookup("corp-ca", 0x1000).status is RecordStatus.GOOD  # type: ignore[union-attr]
+    old = db.lookup("corp-ca", 0x1001)
+    assert old is not None and old.reason == "superseded"
+    assert old.revoked_at == dt.datetime(2024, 3, 1, 12, tzinfo=dt.UTC)
+    far = db.lookup("corp-ca", 0x1002)
+    assert far is not None and far.reason == "cACompromise" and far.not_after.year == 2051
+
+
+@pytest.mark.interop
+def test_openssl_responder_serves_the_exported_index(tmp_path: Path) -> None:
+    # Real time: openssl checks validity against the wall clock.
+    t0 = calendar_t0(dt.datetime.now(dt.UTC))
+    lab_pki = _pki_with(
+        {
+            "server": EntrySpec(RecordStatus.REVOKED, "keyCompromise"),
+            "responder": EntrySpec(RecordStatus.HOLD),
+            "root-responder": EntrySpec(RecordStatus.UNKNOWN),
+        },
+        t0=t0,
+    )
+    db = CertificateDatabase.from_pki(lab_pki)
+    write_pki(lab_pki, db, tmp_path)
+    (tmp_path / "trust.pem").write_bytes(
+        (tmp_path / "root.pem").read_bytes() + (tmp_path / "intermediate.pem").read_bytes()
+    )
+    with openssl_ocsp_responder(
+        tmp_path, index="intermediate.index.txt", ca="intermediate.pem",
+        rsigner="responder.pem", rkey="responder.key",
+    ) as url:  # fmt: skip
+        answer = openssl_ocsp_client(
+            ["-issuer", "intermediate.pem", "-cert", "server.pem", "-cert", "responder.pem",
+             "-url", url, "-CAfile", "trust.pem"],
+            cwd=tmp_path,
+        )  # fmt: skip
+    assert answer.verified, answer.output
+    assert answer.statuses == {"server.pem": "revoked", "responder.pem": "revoked"}
+    assert answer.reasons == ["keyCompromise", "certificateHold"]
+    with openssl_ocsp_responder(
+        tmp_path, index="root.index.txt", ca="root.pem",
+        rsigner="root-responder.pem", rkey="root-responder.key",
+    ) as url:  # fmt: skip
+        answer = openssl_ocsp_client(
+            ["-issuer", "root.pem", "-cert", "intermediate.pem", "-cert", "root-responder.pem",
+             "-url", url, "-CAfile", "root.pem"],
+            cwd=tmp_path,
+        )  # fmt: skip
+    assert answer.verified, answer.output
+    assert answer.statuses == {"intermediate.pem": "good", "root-responder.pem": "unknown"}

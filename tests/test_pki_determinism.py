@@ -1,0 +1,77 @@
+"""Same scenario, same bytes: in two processes, and for every key type."""
+
+from __future__ import annotations
+
+import hashlib
+import subprocess
+import sys
+from pathlib import Path
+
+import pytest
+
+from pki import KeyType, PKISpec, build_pki
+from pki.keys import derive_key
+
+_DIGEST_ALL = """
+import hashlib, sys
+from cryptography.hazmat.primitives import serialization as s
+from pki import PKISpec, KeyType, build_pki
+h = hashlib.sha256()
+for c in build_pki(PKISpec(key=KeyType(sys.argv[1]))):
+    h.update(c.certificate.public_bytes(s.Encoding.DER))
+    h.update(c.private_key.private_bytes(s.Encoding.DER, s.PrivateFormat.PKCS8, s.NoEncryption()))
+print(h.hexdigest())
+"""
+
+
+def _digest_in_subprocess(key: KeyType, cache: Path) -> str:
+    env = {"OCSP_LAB_CACHE": str(cache), "PATH": "/usr/bin:/bin"}
+    proc = subprocess.run(
+        [sys.executable, "-c", _DIGEST_ALL, key.value],
+        capture_output=True, text=True, check=True, env=env,
+    )  # fmt: skip
+    return proc.stdout.strip()
+
+
+@pytest.mark.parametrize("key", [KeyType.EC_P256, KeyType.ED25519])
+def test_two_processes_build_byte_identical_pkis(key: KeyType, tmp_path: Path) -> None:
+    assert _digest_in_subprocess(key, tmp_path) == _digest_in_subprocess(key, tmp_path)
+
+
+def test_rsa_keys_are_identical_with_and_without_the_disk_cache(tmp_path: Path) -> None:
+    # First process derives and fills an empty cache; the second reads it; a
+    # third derives again after the cache is wiped.
+    first = _digest_in_subprocess(KeyType.RSA_2048, tmp_path / "a")
+    second = _digest_in_subprocess(KeyType.RSA_2048, tmp_path / "a")
+    assert list((tmp_path / "a" / "keys").iterdir())
+    third = _digest_in_subprocess(KeyType.RSA_2048, tmp_path / "b")
+    assert first == second == third
+
+
+def test_damaged_cache_entry_is_derived_again(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.setenv("OCSP_LAB_CACHE", str(tmp_path))
+    derive_key.cache_clear()
+    good = derive_key(b"seed", "x", KeyType.RSA_2048)
+    (entry,) = (tmp_path / "keys").iterdir()
+    assert entry.stat().st_mode & 0o777 == 0o600
+    entry.write_bytes(b"garbage")
+    derive_key.cache_clear()
+    again = derive_key(b"seed", "x", KeyType.RSA_2048)
+    assert again.private_numbers() == good.private_numbers()
+
+
+def test_different_names_and_seeds_give_different_keys() -> None:
+    def fingerprint(seed: bytes, name: str) -> bytes:
+        key = derive_key(seed, name, KeyType.EC_P256)
+        return hashlib.sha256(str(key.private_numbers().private_value).encode()).digest()
+
+    assert fingerprint(b"s", "a") != fingerprint(b"s", "b")
+    assert fingerprint(b"s", "a") != fingerprint(b"t", "a")
+
+
+def test_renaming_one_certificate_leaves_the_others_alone() -> None:
+    base = build_pki()
+    spec = PKISpec.with_defaults()
+    other = build_pki(PKISpec(key=spec.key, certs=spec.certs, seed=spec.seed))
+    assert base["root"].certificate == other["root"].certificate
+    assert base["server"].serial == other["server"].serial
