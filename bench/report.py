@@ -35,24 +35,55 @@ def median_seconds(action: Callable[[], object], *, runs: int = 7) -> float:
 
 
 def machine() -> str:
-    return f"{platform.node()} ({os.cpu_count()} cores, {platform.machine()}, Python {platform.python_version()})"
+    python = platform.python_version()
+    return f"{platform.node()} ({os.cpu_count()} cores, {platform.machine()}, Python {python})"
+
+
+def _kept_sections(rerun: set[str]) -> list[str]:
+    """Sections of the existing results.md that this run does not measure again."""
+    if not RESULTS.exists():
+        return []
+    kept, current, keep = [], [], False
+    for line in RESULTS.read_text().splitlines():
+        if line.startswith("## "):
+            if keep:
+                kept.extend(current)
+            current, keep = [], line[3:].strip() not in rerun
+        if current or line.startswith("## "):
+            current.append(line)
+    if keep:
+        kept.extend(current)
+    return kept
 
 
 def write_results(figures: list[Figure], command: str) -> Path:
-    """Replace bench/results.md with these figures (each section keeps its own table)."""
+    """Write bench/results.md: these figures, plus earlier sections not measured again.
+
+    Every section carries the machine, date and command it was measured with.
+    """
+    stamp = f"_{dt.datetime.now(dt.UTC):%Y-%m-%d %H:%M} UTC, {machine()}, `{command}`_"
+    sections = list(dict.fromkeys(f.section for f in figures))
     lines = [
         "# Benchmark results",
         "",
-        f"- date: {dt.datetime.now(dt.UTC):%Y-%m-%d %H:%M} UTC",
-        f"- machine: {machine()}",
-        f"- command: `{command}`",
+        "Written by `make bench`; each section says when and where.",
         "",
     ]
-    for section in dict.fromkeys(f.section for f in figures):
-        lines += [f"## {section}", "", "| what | figure | goal | note |", "|---|---|---|---|"]
+    for section in sections:
         lines += [
-            f"| {f.what} | {f.value} | {f.goal} | {f.note} |" for f in figures if f.section == section
+            f"## {section}",
+            "",
+            stamp,
+            "",
+            "| what | figure | goal | note |",
+            "|---|---|---|---|",
+        ]
+        lines += [
+            f"| {f.what} | {f.value} | {f.goal} | {f.note} |"
+            for f in figures
+            if f.section == section
         ]
         lines.append("")
-    RESULTS.write_text("\n".join(lines))
+    lines += _kept_sections(set(sections))
+    RESULTS.write_text("\n".join(lines).rstrip() + "\n")
     return RESULTS
