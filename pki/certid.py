@@ -19,7 +19,7 @@ from cryptography.hazmat.primitives import serialization
 __all__ = ["CERTID_HASHES", "issuer_key_hash", "issuer_name_hash"]
 
 #: CertID hash algorithms by asn1crypto name (RFC 6960 4.1.1 allows any; RFC 5019 says SHA-1).
-CERTID_HASHES: dict[str, Callable[[bytes], "hashlib._Hash"]] = {
+CERTID_HASHES: dict[str, Callable[[bytes], hashlib._Hash]] = {
     "sha1": hashlib.sha1,
     "sha256": hashlib.sha256,
     "sha384": hashlib.sha384,

@@ -130,7 +130,9 @@ class CertificateDatabase:
     def records(self, ca: str | None = None) -> list[Record]:
         """All records (of one CA), in serial order."""
         items = self._records.values()
-        return sorted((r for r in items if ca is None or r.ca == ca), key=lambda r: (r.ca, r.serial))
+        return sorted(
+            (r for r in items if ca is None or r.ca == ca), key=lambda r: (r.ca, r.serial)
+        )
 
     def by_name(self, name: str) -> Record | None:
         for record in self._records.values():
@@ -241,13 +243,13 @@ class CertificateDatabase:
         return cls.from_json(Path(path).read_bytes(), source=str(path))
 
 
-def _revoked(
-    record: Record, status: RecordStatus, reason: str | None, at: dt.datetime
-) -> Record:
+def _revoked(record: Record, status: RecordStatus, reason: str | None, at: dt.datetime) -> Record:
     if status is RecordStatus.HOLD:
         reason = "certificateHold"
     elif reason == "certificateHold":
         status = RecordStatus.HOLD
     if reason is not None and reason not in REASONS:
-        raise PKIError(f"unknown revocation reason {reason!r}: expected one of {', '.join(REASONS)}")
+        raise PKIError(
+            f"unknown revocation reason {reason!r}: expected one of {', '.join(REASONS)}"
+        )
     return replace(record, status=status, revoked_at=at, reason=reason)

@@ -86,9 +86,9 @@ unencrypted, mode 0600 — test keys, never production):
 {chr(10).join(rows)}
 
 chain.pem          every CA certificate, deepest first (for a server's chain file)
-<leaf>.p12         {', '.join(leaves) or 'none'}: key, certificate and issuers;
+<leaf>.p12         {", ".join(leaves) or "none"}: key, certificate and issuers;
                    password "{P12_PASSWORD.decode()}"
-<ca>.index.txt     {', '.join(cas)}: OpenSSL CA database (with .attr), so
+<ca>.index.txt     {", ".join(cas)}: OpenSSL CA database (with .attr), so
                    `openssl ocsp -index` or `openssl ca` can use the same PKI
 {note}
 Importing into a product under test (Cisco Unified CM as the example):

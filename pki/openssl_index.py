@@ -146,7 +146,9 @@ def import_index(text: str, ca: str, *, source: str = "index.txt") -> list[Recor
     return records
 
 
-def write_index(database: CertificateDatabase, ca: str, directory: Path, *, now: dt.datetime) -> Path:
+def write_index(
+    database: CertificateDatabase, ca: str, directory: Path, *, now: dt.datetime
+) -> Path:
     """Write ``<ca>.index.txt`` and its ``.attr`` beside it; return the index path."""
     path = Path(directory) / f"{ca}.index.txt"
     atomic_write(path, export_index(database, ca, now=now).encode())

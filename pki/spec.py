@@ -11,7 +11,7 @@ from __future__ import annotations
 import datetime as dt
 from collections.abc import Mapping
 from dataclasses import dataclass, field
-from enum import Enum
+from enum import StrEnum
 
 __all__ = [
     "DEFAULT_BASE_URL",
@@ -31,7 +31,6 @@ __all__ = [
 
 #: t0 of every virtual-clock run: fixed, so validity windows never move.
 EPOCH = dt.datetime(2025, 1, 1, tzinfo=dt.UTC)
-
 
 
 def calendar_t0(now: dt.datetime) -> dt.datetime:
@@ -54,7 +53,7 @@ LAB_URL = "lab"
 NO_URL = "none"
 
 
-class KeyType(str, Enum):
+class KeyType(StrEnum):
     """Key types a certificate may have (SCENARIOS.md ``[pki].key``)."""
 
     EC_P256 = "ec-p256"
@@ -64,7 +63,7 @@ class KeyType(str, Enum):
     ED25519 = "ed25519"
 
 
-class Profile(str, Enum):
+class Profile(StrEnum):
     """Certificate profiles (SCENARIOS.md ``[[pki.cert]].profile``)."""
 
     CA = "ca"
@@ -72,7 +71,7 @@ class Profile(str, Enum):
     OCSP_RESPONDER = "ocsp-responder"
 
 
-class RecordStatus(str, Enum):
+class RecordStatus(StrEnum):
     """What the responder's database says of a certificate."""
 
     GOOD = "good"

@@ -19,7 +19,9 @@ def _mode(path: Path) -> int:
     return stat.S_IMODE(path.stat().st_mode)
 
 
-def test_build_writes_every_file_with_private_modes(tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
+def test_build_writes_every_file_with_private_modes(
+    tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
     out = tmp_path / "pki"
     assert main(["pki", "build", "--out", str(out), "--t0", "2026-01-01"]) == 0
     names = {p.name for p in out.iterdir()}
@@ -36,7 +38,10 @@ def test_build_writes_every_file_with_private_modes(tmp_path: Path, capsys: pyte
     assert _mode(out) == 0o700
     assert _mode(out / "server.p12") == 0o600
     chain = x509.load_pem_x509_certificates((out / "chain.pem").read_bytes())
-    assert [c.subject.rfc4514_string() for c in chain] == ["CN=intermediate,O=ocsp-lab", "CN=root,O=ocsp-lab"]
+    assert [c.subject.rfc4514_string() for c in chain] == [
+        "CN=intermediate,O=ocsp-lab",
+        "CN=root,O=ocsp-lab",
+    ]
     p12 = pkcs12.load_pkcs12((out / "server.p12").read_bytes(), P12_PASSWORD)
     assert p12.cert is not None and len(p12.additional_certs) == 2
     readme = (out / "README.txt").read_text()
@@ -54,14 +59,18 @@ def test_build_is_byte_identical_across_runs(tmp_path: Path) -> None:
 
 
 def test_base_url_reaches_the_certificates(tmp_path: Path) -> None:
-    assert main(["pki", "build", "--out", str(tmp_path), "--base-url", "http://10.0.0.5:2560/"]) == 0
+    assert (
+        main(["pki", "build", "--out", str(tmp_path), "--base-url", "http://10.0.0.5:2560/"]) == 0
+    )
     assert "http://10.0.0.5:2560/" in (tmp_path / "README.txt").read_text()
     cert = x509.load_pem_x509_certificate((tmp_path / "server.pem").read_bytes())
     aia = cert.extensions.get_extension_for_class(x509.AuthorityInformationAccess).value
     assert aia[0].access_location.value == "http://10.0.0.5:2560/"
 
 
-def test_bad_t0_exits_2_naming_the_option(tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
+def test_bad_t0_exits_2_naming_the_option(
+    tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
     with pytest.raises(SystemExit) as exit_info:
         main(["pki", "build", "--out", str(tmp_path), "--t0", "tomorrow"])
     assert exit_info.value.code == 2
@@ -76,7 +85,9 @@ def test_missing_scenario_exits_2_naming_the_file(
     assert "missing.toml" in err and "Traceback" not in err and len(err.splitlines()) == 1
 
 
-def test_unwritable_out_is_a_usage_error(tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
+def test_unwritable_out_is_a_usage_error(
+    tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
     blocker = tmp_path / "file"
     blocker.write_text("x")
     assert main(["pki", "build", "--out", str(blocker / "sub")]) == 2

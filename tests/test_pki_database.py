@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import datetime as dt
-import os
 from pathlib import Path
 
 import pytest
@@ -101,7 +100,8 @@ def test_index_round_trip_keeps_every_status(default_pki: PKI) -> None:
     lines = text.splitlines()
     assert all(len(line.split("\t")) == 6 for line in lines)
     assert any(
-        line.startswith("R\t") and ",certificateHold,holdInstructionNone\t" in line for line in lines
+        line.startswith("R\t") and ",certificateHold,holdInstructionNone\t" in line
+        for line in lines
     )
 
 
@@ -123,7 +123,9 @@ def test_index_marks_expired_certificates(default_pki: PKI) -> None:
 )
 def test_bad_index_line_names_file_and_line(line: str, message: str) -> None:
     with pytest.raises(PKIError, match=rf"ca\.index\.txt:2: .*{message}"):
-        import_index("V\t300101000000Z\t\t0B\tunknown\t/CN=y\n" + line + "\n", "ca", source="ca.index.txt")
+        import_index(
+            "V\t300101000000Z\t\t0B\tunknown\t/CN=y\n" + line + "\n", "ca", source="ca.index.txt"
+        )
 
 
 def test_existing_openssl_ca_database_is_imported() -> None:

@@ -48,7 +48,9 @@ def test_rsa_keys_are_identical_with_and_without_the_disk_cache(tmp_path: Path) 
     assert first == second == third
 
 
-def test_damaged_cache_entry_is_derived_again(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+def test_damaged_cache_entry_is_derived_again(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
     monkeypatch.setenv("OCSP_LAB_CACHE", str(tmp_path))
     derive_key.cache_clear()
     good = derive_key(b"seed", "x", KeyType.RSA_2048)

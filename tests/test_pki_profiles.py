@@ -71,7 +71,11 @@ def test_leaf_profile_has_server_and_client_auth_sans_and_aia(default_pki: PKI) 
     assert san.get_values_for_type(x509.DNSName) == ["localhost"]
     assert [str(ip) for ip in san.get_values_for_type(x509.IPAddress)] == ["127.0.0.1"]
     aia = _ext(cert, x509.AuthorityInformationAccess).value
-    urls = [a.access_location.value for a in aia if a.access_method == AuthorityInformationAccessOID.OCSP]
+    urls = [
+        a.access_location.value
+        for a in aia
+        if a.access_method == AuthorityInformationAccessOID.OCSP
+    ]
     assert urls == ["http://127.0.0.1:8080/"]
     assert _ext(cert, x509.KeyUsage).critical
     with pytest.raises(x509.ExtensionNotFound):
@@ -167,10 +171,23 @@ def test_key_type_is_applied_to_every_certificate(
         ((CertSpec("x", issuer="nobody"),), "issuer 'nobody' does not exist"),
         ((CertSpec("x", issuer="server"),), "is not a CA"),
         (
-            (CertSpec("a", issuer="b", profile=Profile.CA), CertSpec("b", issuer="a", profile=Profile.CA)),
+            (
+                CertSpec("a", issuer="b", profile=Profile.CA),
+                CertSpec("b", issuer="a", profile=Profile.CA),
+            ),
             "loops back",
         ),
-        ((CertSpec("x", issuer="root", valid_from=dt.timedelta(days=2), valid_to=dt.timedelta(days=1)),), "valid.to"),
+        (
+            (
+                CertSpec(
+                    "x",
+                    issuer="root",
+                    valid_from=dt.timedelta(days=2),
+                    valid_to=dt.timedelta(days=1),
+                ),
+            ),
+            "valid.to",
+        ),
         ((CertSpec("x", issuer="root", eku=("notAnEku",)),), "eku 'notAnEku'"),
     ],
 )
@@ -196,7 +213,9 @@ def test_openssl_verifies_the_chain_and_the_responder_purpose(
         "server.pem", "responder.pem", "intermediate.pem", cwd=tmp_path,
     )  # fmt: skip
     assert out.count(": OK") == 3, out
-    assert "OCSP helper : Yes" in _openssl("x509", "-in", "responder.pem", "-noout", "-purpose", cwd=tmp_path)
+    assert "OCSP helper : Yes" in _openssl(
+        "x509", "-in", "responder.pem", "-noout", "-purpose", cwd=tmp_path
+    )
     purposes = _openssl("x509", "-in", "server.pem", "-noout", "-purpose", cwd=tmp_path)
     # OpenSSL's "OCSP helper" purpose accepts any end-entity certificate (the
     # OCSP code checks the EKU itself), so only the positive answer is telling.
