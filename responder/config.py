@@ -11,7 +11,7 @@ from __future__ import annotations
 import datetime as dt
 from collections.abc import Mapping
 from dataclasses import dataclass, field
-from enum import Enum
+from enum import StrEnum
 
 __all__ = [
     "BodyFault",
@@ -25,7 +25,7 @@ __all__ = [
 ]
 
 
-class CertsIncluded(str, Enum):
+class CertsIncluded(StrEnum):
     """Which certificates go in BasicOCSPResponse.certs (RFC 6960 4.2.1)."""
 
     NONE = "none"
@@ -33,14 +33,14 @@ class CertsIncluded(str, Enum):
     CHAIN = "chain"  # the signer and its issuers
 
 
-class ResponderIdKind(str, Enum):
+class ResponderIdKind(StrEnum):
     """RFC 6960 4.2.1 ResponderID choice."""
 
     KEY = "key"
     NAME = "name"
 
 
-class NotFound(str, Enum):
+class NotFound(StrEnum):
     """The answer for a certificate the responder has no record of."""
 
     UNKNOWN = "unknown"
@@ -49,18 +49,18 @@ class NotFound(str, Enum):
     UNAUTHORIZED = "unauthorized"  # unsigned unauthorized responseStatus
 
 
-class BodyFault(str, Enum):
+class BodyFault(StrEnum):
     EMPTY = "empty"
     GARBAGE = "garbage"
     TRUNCATED = "truncated"
 
 
-class NonceFault(str, Enum):
+class NonceFault(StrEnum):
     OMIT = "omit"
     WRONG = "wrong"
 
 
-class CertIdFault(str, Enum):
+class CertIdFault(StrEnum):
     WRONG_SERIAL = "wrong-serial"
     WRONG_ISSUER = "wrong-issuer"
     SHA256 = "sha256"

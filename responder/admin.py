@@ -1,0 +1,214 @@
+"""Live control: the admin JSON API and the HTML status page, under ``/~admin``.
+
+JSON API (``/~admin/…``):
+
+=========================  ==========================================================
+``GET  state``             the PKI as a tree with each certificate's status, the
+                           signers, the active faults (no private key, ever)
+``POST revoke``            ``{"name": …, "reason": …}`` (reason optional; RFC 5280 names)
+``POST hold`` / ``release`` / ``forget``   ``{"name": …}``
+``PUT  faults``            ``{…}`` SCENARIOS.md ``[responder.faults]`` keys (replaces)
+``DELETE faults``          clears every fault
+``GET  requests``          the last requests, decoded
+=========================  ==========================================================
+
+Access: without an admin token, only loopback clients reach anything here;
+with one, anyone may read, and every state-changing call must carry it
+(``Authorization: Bearer <token>``, or a ``token`` form field from the page).
+"""
+
+from __future__ import annotations
+
+import hmac
+import ipaddress
+from typing import Any
+
+from flask import Blueprint, Response, abort, jsonify, redirect, render_template, request
+
+from pki.spec import REASONS
+from responder.app import ADMIN_PREFIX, LabResponder, lab_responder
+from responder.config import Faults
+from responder.faults import faults_from_json, faults_to_json
+from responder.state import StateError
+
+__all__ = ["admin_blueprint"]
+
+admin_blueprint = Blueprint("admin", __name__, template_folder="templates")
+
+_CHANGING = {"POST", "PUT", "DELETE", "PATCH"}
+
+
+def _is_loopback(address: str | None) -> bool:
+    try:
+        return address is not None and ipaddress.ip_address(address).is_loopback
+    except ValueError:
+        return False
+
+
+@admin_blueprint.before_request
+def _guard() -> None:
+    responder = lab_responder()
+    token = responder.admin_token
+    if token is None:
+        if not _is_loopback(request.remote_addr):
+            abort(403, "the admin API listens to loopback only (no admin token configured)")
+        return
+    if request.method in _CHANGING:
+        given = request.headers.get("Authorization", "").removeprefix("Bearer ").strip()
+        given = given or request.form.get("token", "")
+        if not hmac.compare_digest(given.encode(), token.encode()):
+            abort(401, "this call changes the responder: it needs the admin token")
+
+
+def _tree(responder: LabResponder) -> list[dict[str, Any]]:
+    rows = []
+    database = responder.state.database
+    assignments = responder.database_source.signers.assignments()
+    for cert in responder.pki:
+        record = database.by_name(cert.name)
+        rows.append(
+            {
+                "name": cert.name,
+                "issuer": cert.issuer,
+                "profile": cert.profile.value,
+                "serial": format(cert.serial, "X"),
+                "subject": cert.certificate.subject.rfc4514_string(),
+                "not_after": cert.certificate.not_valid_after_utc.isoformat(),
+                "status": record.status.value if record else "unknown",
+                "revoked_at": record.revoked_at.isoformat()
+                if record and record.revoked_at
+                else None,
+                "reason": record.reason if record else None,
+                "depth": len(responder.pki.chain(cert.name)) - 1,
+                "signs_for": sorted(ca for ca, s in assignments.items() if s == cert.name),
+            }
+        )
+    return _tree_order(rows)
+
+
+def _tree_order(rows: list[dict[str, Any]]) -> list[dict[str, Any]]:
+    children: dict[str | None, list[dict[str, Any]]] = {}
+    for row in rows:
+        children.setdefault(row["issuer"], []).append(row)
+    ordered: list[dict[str, Any]] = []
+
+    def walk(parent: str | None) -> None:
+        for row in children.get(parent, []):
+            ordered.append(row)
+            walk(row["name"])
+
+    walk(None)
+    return ordered
+
+
+def _state(responder: LabResponder) -> dict[str, Any]:
+    config = responder.config
+    return {
+        "now": responder.clock().isoformat(),
+        "certificates": _tree(responder),
+        "signers": responder.database_source.signers.assignments(),
+        "responder": {
+            "certs": config.certs.value,
+            "responder_id": config.responder_id.value,
+            "next_update": str(config.next_update) if config.next_update else "none",
+            "not_found": config.not_found.value,
+        },
+        "faults": faults_to_json(responder.state.faults),
+        "database_version": responder.state.database.version,
+        "cache": {"hits": responder.cache.hits, "misses": responder.cache.misses},
+    }
+
+
+@admin_blueprint.get("/")
+def status_page() -> str:
+    """The HTML status page: PKI tree, statuses with buttons, the last requests."""
+    responder = lab_responder()
+    responder.state.refresh()
+    return render_template(
+        "status.html",
+        state=_state(responder),
+        requests=list(reversed(responder.requests.entries()))[:50],
+        reasons=list(REASONS),
+        prefix=ADMIN_PREFIX,
+        token=request.args.get("token", ""),
+    )
+
+
+@admin_blueprint.get("/state")
+def state() -> Response:
+    """The whole state as JSON."""
+    responder = lab_responder()
+    responder.state.refresh()
+    return jsonify(_state(responder))
+
+
+@admin_blueprint.get("/requests")
+def requests_log() -> Response:
+    """The last requests, oldest first."""
+    return jsonify([e.to_json() for e in lab_responder().requests.entries()])
+
+
+def _arguments() -> dict[str, Any]:
+    if request.is_json:
+        doc = request.get_json(silent=True)
+        if not isinstance(doc, dict):
+            abort(400, "expected a JSON object")
+        return doc
+    return dict(request.form)
+
+
+def _done(result: dict[str, Any]) -> Response:
+    if request.is_json or request.accept_mimetypes.best == "application/json":
+        return jsonify(result)
+    token = request.form.get("token")
+    target = f"{ADMIN_PREFIX}/" + (f"?token={token}" if token else "")
+    return redirect(target, code=303)  # type: ignore[return-value]
+
+
+@admin_blueprint.post("/<action>")
+def change(action: str) -> Response:
+    """revoke / hold / release / forget a certificate by name."""
+    responder = lab_responder()
+    args = _arguments()
+    name = args.get("name")
+    if not isinstance(name, str) or name not in responder.pki:
+        abort(400, f"name: expected the name of a lab certificate, found {name!r}")
+    now = responder.clock()
+    try:
+        if action == "revoke":
+            reason = args.get("reason") or None
+            if reason is not None and reason not in REASONS:
+                abort(400, f"reason: expected one of {', '.join(REASONS)}, found {reason!r}")
+            record = responder.state.revoke(name, now, reason)
+        elif action == "hold":
+            record = responder.state.hold(name, now)
+        elif action == "release":
+            record = responder.state.release(name)
+        elif action == "forget":
+            record = responder.state.forget(name)
+        else:
+            abort(404)
+    except StateError as exc:
+        abort(409, str(exc))
+    return _done({"name": name, "status": "unknown" if action == "forget" else record.status.value})
+
+
+@admin_blueprint.route("/faults", methods=["PUT", "DELETE"])
+def faults() -> Response:
+    """Replace (PUT) or clear (DELETE) the active faults."""
+    responder = lab_responder()
+    if request.method == "DELETE":
+        responder.state.set_faults(Faults())
+    else:
+        try:
+            responder.state.set_faults(faults_from_json(_arguments()))
+        except (ValueError, TypeError) as exc:
+            abort(400, str(exc))
+    return jsonify(faults_to_json(responder.state.faults))
+
+
+@admin_blueprint.post("/faults/clear")
+def clear_faults() -> Response:
+    """Clear every fault (the page's button: HTML forms cannot DELETE)."""
+    lab_responder().state.set_faults(Faults())
+    return _done({"faults": {}})

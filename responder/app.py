@@ -1,0 +1,314 @@
+"""The Flask application: ``create_app(...)``, the OCSP blueprint, the lean WSGI path.
+
+The HTTP layer only decodes, asks the source and encodes (Boulder's
+``responder.go``). Every error maps to the wire here, in one place:
+
+* unreadable input (bad DER, bad base64, empty body) → ``malformedRequest``,
+  HTTP 200 with the unsigned OCSP body (RFC 6960 2.3);
+* a body over 64 KiB → HTTP 413, before anything is parsed;
+* an unexpected exception → ``internalError`` and a log line — never HTTP 500.
+
+POST takes ``application/ocsp-request`` (RFC 6960 A.1.1) on any path; GET
+takes ``/<base64 of the DER, URL-encoded>`` (RFC 5019 5, RFC 6960 A.1.1) and
+gets caching headers (RFC 5019 6.2): ``Cache-Control: max-age``, ``Expires``
+(nextUpdate), ``Last-Modified`` (thisUpdate), ``ETag`` and 304 on a matching
+``If-None-Match``.
+
+The lean path (:class:`LeanPath`): a POST or GET whose request bytes have a
+pre-signed answer and no fault active is answered straight from WSGI —
+request bytes → dictionary → response bytes — without Flask's request and
+response objects. Everything else goes through Flask.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+import hashlib
+import io
+import logging
+import socket
+import struct
+import time
+from collections.abc import Callable, Iterable
+from dataclasses import dataclass
+from email.utils import format_datetime
+from pathlib import Path
+from typing import Any
+
+from cryptography.x509.ocsp import OCSPResponseStatus
+from flask import Blueprint, Flask, Response, current_app, request
+
+from pki import PKI, CertificateDatabase
+from responder.cache import CachingSource
+from responder.clock import Clock, system_clock
+from responder.config import ResponderConfig
+from responder.faults import FaultSource
+from responder.protocol import (
+    MAX_REQUEST_BYTES,
+    OCSP_RESPONSE_TYPE,
+    MalformedRequest,
+    Reply,
+    decode_get_path,
+    error_response,
+)
+from responder.requestlog import RequestLog, RequestLogEntry
+from responder.source import DatabaseSource, Source
+from responder.state import ResponderState
+
+__all__ = ["ADMIN_PREFIX", "EXTENSION", "LabResponder", "create_app", "lab_responder"]
+
+#: Where the admin API and the status page live. ``~`` is in neither the base64
+#: alphabet (RFC 4648 4) nor base64url (RFC 4648 5), and is never
+#: percent-encoded (RFC 3986 2.3 unreserved), so no OCSP GET path can start so.
+ADMIN_PREFIX = "/~admin"
+#: Key of the :class:`LabResponder` in ``app.extensions``.
+EXTENSION = "ocsp_lab"
+
+_log = logging.getLogger("responder")
+_WSGIEnviron = dict[str, Any]
+_StartResponse = Callable[..., Any]
+
+
+@dataclass
+class LabResponder:
+    """Everything a request needs, kept in ``app.extensions`` (never a module global)."""
+
+    pki: PKI
+    config: ResponderConfig
+    state: ResponderState
+    database_source: DatabaseSource
+    cache: CachingSource
+    source: Source  # the full stack: faults(cache(database))
+    clock: Clock
+    requests: RequestLog
+    admin_token: str | None = None
+    names_by_serial: dict[int, str] | None = None
+
+    def record(self, client: str, method: str, reply: Reply, started: float) -> None:
+        """Log one answered request (ring and log line)."""
+        names = self.names_by_serial or {}
+        self.requests.add(
+            RequestLogEntry(
+                at=self.clock(),
+                client=client,
+                method=method,
+                serials=tuple(format(s, "X") for s in reply.serials),
+                names=tuple(names.get(s) for s in reply.serials),
+                answer=reply.summary,
+                latency_ms=(time.perf_counter() - started) * 1000,
+                cached=reply.cached,
+            )
+        )
+
+
+def lab_responder(app: Flask | None = None) -> LabResponder:
+    """The :class:`LabResponder` of ``app`` (default: the current app)."""
+    target = app if app is not None else current_app
+    responder: LabResponder = target.extensions[EXTENSION]
+    return responder
+
+
+def create_app(
+    pki: PKI,
+    *,
+    config: ResponderConfig | None = None,
+    database: CertificateDatabase | None = None,
+    clock: Clock = system_clock,
+    state_dir: Path | None = None,
+    admin_token: str | None = None,
+) -> Flask:
+    """The responder for ``pki``: its database (default: from the PKI's ``[database]``).
+
+    ``state_dir`` persists live changes (``serve``); ``clock`` is injected
+    (the scenario runner's virtual clock); ``admin_token`` opens the admin API
+    beyond loopback and guards its state-changing calls.
+    """
+    from responder.admin import admin_blueprint  # the admin page depends on this module
+
+    config = config or ResponderConfig()
+    state = ResponderState(
+        database if database is not None else CertificateDatabase.from_pki(pki),
+        config.faults,
+        directory=state_dir,
+    )
+    database_source = DatabaseSource(pki, state.database, config, clock)
+    cache = CachingSource(database_source, generation=state.generation, clock=clock)
+    source = FaultSource(cache, faults=lambda: state.faults, clock=clock)
+    responder = LabResponder(
+        pki=pki,
+        config=config,
+        state=state,
+        database_source=database_source,
+        cache=cache,
+        source=source,
+        clock=clock,
+        requests=RequestLog(),
+        admin_token=admin_token,
+        names_by_serial={c.serial: c.name for c in pki},
+    )
+    app = Flask("responder")
+    app.config["MAX_CONTENT_LENGTH"] = MAX_REQUEST_BYTES
+    app.url_map.merge_slashes = False  # "//" is legal base64 in a GET path
+    app.url_map.strict_slashes = False
+    app.extensions[EXTENSION] = responder
+    app.register_blueprint(admin_blueprint, url_prefix=ADMIN_PREFIX)
+    app.register_blueprint(ocsp_blueprint)
+    app.register_error_handler(Exception, _internal_error)
+    app.wsgi_app = LeanPath(app.wsgi_app, responder)  # type: ignore[method-assign]
+    return app
+
+
+# ---- the protocol blueprint ---------------------------------------------------------------
+
+ocsp_blueprint = Blueprint("ocsp", __name__)
+
+
+@ocsp_blueprint.route("/", defaults={"encoded": ""}, methods=["GET", "POST"])
+@ocsp_blueprint.route("/<path:encoded>", methods=["GET", "POST"])
+def ocsp(encoded: str) -> Response:
+    """RFC 6960 A.1 / RFC 5019 5: POST a DER request, or GET it base64 in the path."""
+    responder = lab_responder()
+    started = time.perf_counter()
+    responder.state.refresh()
+    if request.method == "POST":
+        der = request.get_data(cache=False)  # 413 above MAX_CONTENT_LENGTH
+    else:
+        try:
+            der = decode_get_path(_raw_path(request.environ) or encoded)
+        except MalformedRequest:
+            der = b""
+    reply = responder.source.respond(der)
+    if reply.drop:
+        _reset_connection(request.environ)
+    status, headers, body = encode_reply(
+        reply, request.method, request.headers.get("If-None-Match"), responder.clock()
+    )
+    responder.record(request.remote_addr or "-", request.method, reply, started)
+    return Response(body, status=status, headers=headers)
+
+
+def _raw_path(environ: _WSGIEnviron) -> str | None:
+    # Before the server's percent-decoding: a URL-encoded '/' must stay part of the base64.
+    raw = environ.get("RAW_URI") or environ.get("REQUEST_URI")
+    if not raw:
+        return None
+    raw = raw.split("?", 1)[0]
+    if raw.startswith(("http://", "https://")):
+        raw = "/" + raw.split("/", 3)[-1]
+    script = environ.get("SCRIPT_NAME", "")
+    return str(raw[len(script) :] if script and raw.startswith(script) else raw)
+
+
+def _http_date(when: dt.datetime) -> str:
+    return format_datetime(when.astimezone(dt.UTC), usegmt=True)
+
+
+def encode_reply(
+    reply: Reply, method: str, if_none_match: str | None, now: dt.datetime
+) -> tuple[int, list[tuple[str, str]], bytes]:
+    """HTTP status, headers and body for a reply (RFC 5019 6.2 caching headers on GET)."""
+    headers = [("Content-Type", reply.content_type)]
+    draft = reply.draft
+    if (
+        method != "GET"
+        or reply.http_status != 200
+        or draft is None
+        or draft.nonce is not None
+        or not draft.singles
+    ):
+        if method == "GET" and reply.http_status == 200:
+            headers.append(("Cache-Control", "no-cache"))
+        return reply.http_status, headers, reply.body
+    this_update = max(s.this_update for s in draft.singles)
+    next_updates = [s.next_update for s in draft.singles if s.next_update is not None]
+    etag = '"' + hashlib.sha1(reply.body).hexdigest() + '"'
+    headers.append(("ETag", etag))
+    headers.append(("Last-Modified", _http_date(this_update)))
+    if len(next_updates) == len(draft.singles):
+        next_update = min(next_updates)
+        max_age = max(0, int((next_update - now).total_seconds()))
+        headers.append(("Expires", _http_date(next_update)))
+        # RFC 5019 6.2: max-age no later than nextUpdate; no-transform, must-revalidate.
+        headers.append(
+            ("Cache-Control", f"max-age={max_age}, public, no-transform, must-revalidate")
+        )
+    else:
+        headers.append(("Cache-Control", "no-cache"))
+    if if_none_match is not None and etag in {t.strip() for t in if_none_match.split(",")}:
+        return 304, [h for h in headers if h[0] != "Content-Type"], b""
+    return 200, headers, reply.body
+
+
+def _reset_connection(environ: _WSGIEnviron) -> None:
+    """``down`` under a server that cannot stop listening: reset this connection (RST)."""
+    sock = environ.get("gunicorn.socket") or environ.get("werkzeug.socket")
+    if isinstance(sock, socket.socket):
+        try:
+            sock.setsockopt(socket.SOL_SOCKET, socket.SO_LINGER, struct.pack("ii", 1, 0))
+            sock.shutdown(socket.SHUT_RDWR)
+        except OSError:
+            pass
+
+
+def _internal_error(exc: Exception) -> Response:
+    """Any exception: an HTTP error stays itself (4xx); anything else is internalError."""
+    from werkzeug.exceptions import HTTPException
+
+    if isinstance(exc, HTTPException):
+        response = exc.get_response()
+        if exc.code is not None and exc.code < 500:
+            return response  # type: ignore[return-value]
+    _log.exception("internal error answering %s %s", request.method, request.path)
+    reply = error_response(OCSPResponseStatus.INTERNAL_ERROR)
+    return Response(reply.body, status=200, content_type=OCSP_RESPONSE_TYPE)
+
+
+# ---- the lean path ------------------------------------------------------------------------
+
+
+class LeanPath:
+    """WSGI middleware: pre-signed answers straight from bytes, Flask for the rest."""
+
+    def __init__(self, app: Callable[[_WSGIEnviron, _StartResponse], Iterable[bytes]],
+                 responder: LabResponder) -> None:  # fmt: skip
+        self.app = app
+        self.responder = responder
+
+    def __call__(self, environ: _WSGIEnviron, start_response: _StartResponse) -> Iterable[bytes]:
+        """Answer a cache hit here; hand anything else to Flask untouched."""
+        started = time.perf_counter()
+        method = environ.get("REQUEST_METHOD")
+        path = environ.get("PATH_INFO", "")
+        if path.startswith(ADMIN_PREFIX):
+            return self.app(environ, start_response)
+        responder = self.responder
+        if method == "POST":
+            try:
+                length = int(environ.get("CONTENT_LENGTH") or 0)
+            except ValueError:
+                return self.app(environ, start_response)
+            if not 0 < length <= MAX_REQUEST_BYTES:
+                return self.app(environ, start_response)
+            der = environ["wsgi.input"].read(length)
+            environ["wsgi.input"] = io.BytesIO(der)  # Flask may still need it
+            environ["CONTENT_LENGTH"] = str(len(der))
+        elif method == "GET" and len(path) > 1:
+            try:
+                der = decode_get_path(_raw_path(environ) or path)
+            except MalformedRequest:
+                return self.app(environ, start_response)
+        else:
+            return self.app(environ, start_response)
+        responder.state.refresh()
+        if responder.state.faults.any:
+            return self.app(environ, start_response)
+        reply = responder.cache.lookup(der)
+        if reply is None:
+            return self.app(environ, start_response)
+        status, headers, body = encode_reply(
+            reply, method, environ.get("HTTP_IF_NONE_MATCH"), responder.clock()
+        )
+        headers.append(("Content-Length", str(len(body))))
+        start_response("200 OK" if status == 200 else "304 Not Modified", headers)
+        responder.record(environ.get("REMOTE_ADDR") or "-", method, reply, started)
+        return [body]

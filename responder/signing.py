@@ -1,0 +1,237 @@
+"""The signing layer: a :class:`ResponseDraft` (plain data) in, a DER OCSPResponse out.
+
+The draft holds everything a BasicOCSPResponse says (RFC 6960 4.2.1) as
+values a wrapping layer can ``replace()``: the fault layer bends a draft and
+signs it again, the protocol code never knows. asn1crypto builds the
+structures; cryptography makes the signature over the DER of
+``tbsResponseData``.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+import hashlib
+from dataclasses import dataclass, field
+from enum import StrEnum
+
+from asn1crypto import core
+from asn1crypto import keys as asn1_keys
+from asn1crypto import ocsp as asn1_ocsp
+from asn1crypto import x509 as asn1_x509
+from cryptography.hazmat.primitives import hashes, serialization
+from cryptography.hazmat.primitives.asymmetric import ec, ed25519, padding, rsa
+
+from pki import IssuedCert
+from pki.builder import signature_hash
+from pki.spec import REASONS
+from responder.config import CertsIncluded, ResponderIdKind
+from responder.protocol import CertID
+
+__all__ = [
+    "CertStatus",
+    "Extension",
+    "ResponseDraft",
+    "Signer",
+    "SingleAnswer",
+    "responder_key_hash",
+    "sign",
+]
+
+NONCE_OID = "1.3.6.1.5.5.7.48.1.2"  # RFC 8954 / RFC 6960 4.4.1
+EXTENDED_REVOKE_OID = "1.3.6.1.5.5.7.48.1.9"  # RFC 6960 4.4.8
+
+
+class CertStatus(StrEnum):
+    """RFC 6960 4.2.1 CertStatus choice."""
+
+    GOOD = "good"
+    REVOKED = "revoked"
+    UNKNOWN = "unknown"
+
+
+@dataclass(frozen=True)
+class SingleAnswer:
+    """One SingleResponse: the CertID as it will be echoed, and what is said of it.
+
+    ``issuer`` is the lab CA the CertID names (None when it names no lab CA):
+    a layer that rewrites the CertID with another hash needs it.
+    """
+
+    cert_id: CertID
+    status: CertStatus
+    this_update: dt.datetime
+    next_update: dt.datetime | None = None
+    revoked_at: dt.datetime | None = None
+    reason: str | None = None  # RFC 5280 CRLReason name; None: no reasonCode
+    issuer: IssuedCert | None = None
+
+
+@dataclass(frozen=True)
+class Extension:
+    """A response extension: OID, criticality and the DER inside extnValue."""
+
+    oid: str
+    value: bytes
+    critical: bool = False
+
+
+@dataclass(frozen=True)
+class ResponseDraft:
+    """A BasicOCSPResponse before signing (RFC 6960 4.2.1), as plain data."""
+
+    produced_at: dt.datetime
+    singles: tuple[SingleAnswer, ...]
+    responder_id: ResponderIdKind = ResponderIdKind.KEY
+    certs: CertsIncluded = CertsIncluded.SIGNER
+    extensions: tuple[Extension, ...] = ()
+    #: replaces the ResponderID computed from the signer (a fault's "wrong" one)
+    responder_id_override: asn1_ocsp.ResponderId | None = field(default=None, compare=False)
+
+    @property
+    def nonce(self) -> bytes | None:
+        """The nonce octets echoed, if any."""
+        for extension in self.extensions:
+            if extension.oid == NONCE_OID:
+                return bytes(core.OctetString.load(extension.value).native)
+        return None
+
+    def without_nonce(self) -> ResponseDraft:
+        """This draft without its nonce extension."""
+        kept = tuple(e for e in self.extensions if e.oid != NONCE_OID)
+        return ResponseDraft(
+            self.produced_at, self.singles, self.responder_id, self.certs, kept,
+            self.responder_id_override,
+        )  # fmt: skip
+
+    def with_nonce(self, nonce: bytes) -> ResponseDraft:
+        """This draft echoing ``nonce`` (RFC 8954 2.1: same value as the request's)."""
+        kept = self.without_nonce().extensions
+        nonce_extension = Extension(NONCE_OID, core.OctetString(nonce).dump())
+        return ResponseDraft(
+            self.produced_at, self.singles, self.responder_id, self.certs,
+            (*kept, nonce_extension), self.responder_id_override,
+        )  # fmt: skip
+
+
+def responder_key_hash(certificate_der_spki: bytes) -> bytes:
+    """RFC 6960 4.2.1 KeyHash: SHA-1 of the subjectPublicKey BIT STRING value."""
+    bit_string = asn1_keys.PublicKeyInfo.load(certificate_der_spki)["public_key"]
+    return hashlib.sha1(bit_string.contents[1:]).digest()  # without the unused-bits octet
+
+
+class Signer:
+    """A certificate whose key signs answers, with what goes in ``certs`` precomputed."""
+
+    def __init__(self, cert: IssuedCert, chain: list[IssuedCert]) -> None:
+        self.cert = cert
+        self.name = cert.name
+        self._key = cert.private_key
+        spki = cert.certificate.public_key().public_bytes(
+            serialization.Encoding.DER, serialization.PublicFormat.SubjectPublicKeyInfo
+        )
+        self.key_hash = responder_key_hash(spki)
+        self.subject = asn1_x509.Name.load(cert.certificate.subject.public_bytes())
+        self._certs = {
+            CertsIncluded.NONE: [],
+            CertsIncluded.SIGNER: [_asn1_cert(cert)],
+            CertsIncluded.CHAIN: [_asn1_cert(c) for c in chain],
+        }
+        self._hash = signature_hash(self._key)
+        self.algorithm = _signature_algorithm(self._key, self._hash)
+
+    def responder_id(self, kind: ResponderIdKind) -> asn1_ocsp.ResponderId:
+        """RFC 6960 4.2.1 ResponderID: byKey (SHA-1 of the key) or byName (the subject)."""
+        if kind is ResponderIdKind.KEY:
+            return asn1_ocsp.ResponderId(name="by_key", value=self.key_hash)
+        return asn1_ocsp.ResponderId(name="by_name", value=self.subject)
+
+    def certs(self, included: CertsIncluded) -> list[asn1_x509.Certificate]:
+        return self._certs[included]
+
+    def signature(self, data: bytes) -> bytes:
+        """Sign ``data`` with the algorithm named by :attr:`algorithm`."""
+        key = self._key
+        if isinstance(key, ec.EllipticCurvePrivateKey):
+            assert self._hash is not None
+            # RFC 6979 deterministic ECDSA: the same draft gives the same bytes.
+            return key.sign(data, ec.ECDSA(self._hash, deterministic_signing=True))
+        if isinstance(key, rsa.RSAPrivateKey):
+            assert self._hash is not None
+            return key.sign(data, padding.PKCS1v15(), self._hash)
+        assert isinstance(key, ed25519.Ed25519PrivateKey)
+        return key.sign(data)
+
+
+def _asn1_cert(cert: IssuedCert) -> asn1_x509.Certificate:
+    return asn1_x509.Certificate.load(cert.certificate.public_bytes(serialization.Encoding.DER))
+
+
+def _signature_algorithm(key: object, digest: hashes.HashAlgorithm | None) -> dict[str, object]:
+    if isinstance(key, ed25519.Ed25519PrivateKey):
+        return {"algorithm": "ed25519"}  # RFC 8410 3: parameters absent
+    assert digest is not None
+    if isinstance(key, ec.EllipticCurvePrivateKey):
+        return {"algorithm": f"{digest.name}_ecdsa"}  # RFC 5758 3.2: parameters absent
+    # RFC 4055 5 / RFC 8017 A.2.4: sha256WithRSAEncryption with NULL parameters.
+    return {"algorithm": f"{digest.name}_rsa", "parameters": core.Null()}
+
+
+def _single(answer: SingleAnswer) -> asn1_ocsp.SingleResponse:
+    if answer.status is CertStatus.REVOKED:
+        assert answer.revoked_at is not None
+        info: dict[str, object] = {"revocation_time": answer.revoked_at}
+        if answer.reason is not None:  # RFC 6960 4.2.1: reasonCode is optional
+            info["revocation_reason"] = REASONS[answer.reason]
+        status = asn1_ocsp.CertStatus(name="revoked", value=asn1_ocsp.RevokedInfo(info))
+    else:
+        status = asn1_ocsp.CertStatus(name=answer.status.value, value=core.Null())
+    single: dict[str, object] = {
+        "cert_id": answer.cert_id.to_asn1(),
+        "cert_status": status,
+        "this_update": answer.this_update,
+    }
+    if answer.next_update is not None:
+        single["next_update"] = answer.next_update
+    return asn1_ocsp.SingleResponse(single)
+
+
+def tbs_response_data(draft: ResponseDraft, signer: Signer) -> asn1_ocsp.ResponseData:
+    """The ``tbsResponseData`` of ``draft`` as it will be signed."""
+    data: dict[str, object] = {
+        "responder_id": draft.responder_id_override or signer.responder_id(draft.responder_id),
+        "produced_at": draft.produced_at,
+        "responses": [_single(s) for s in draft.singles],
+    }
+    if draft.extensions:
+        data["response_extensions"] = [
+            {
+                "extn_id": e.oid,
+                "critical": e.critical,
+                "extn_value": asn1_ocsp.ParsableOctetString(e.value),
+            }
+            for e in draft.extensions
+        ]
+    return asn1_ocsp.ResponseData(data)
+
+
+def sign(draft: ResponseDraft, signer: Signer) -> bytes:
+    """The DER OCSPResponse for ``draft``, signed by ``signer`` (RFC 6960 4.2.1)."""
+    tbs = tbs_response_data(draft, signer)
+    basic: dict[str, object] = {
+        "tbs_response_data": tbs,
+        "signature_algorithm": signer.algorithm,
+        "signature": signer.signature(tbs.dump()),
+    }
+    certs = signer.certs(draft.certs)
+    if certs:
+        basic["certs"] = certs
+    response = asn1_ocsp.OCSPResponse(
+        {
+            "response_status": "successful",
+            "response_bytes": {
+                "response_type": "basic_ocsp_response",
+                "response": asn1_ocsp.BasicOCSPResponse(basic),
+            },
+        }
+    )
+    return bytes(response.dump())

@@ -1,0 +1,233 @@
+"""Every ``[responder.faults]`` misbehaviour, observed from the wire (SCENARIOS.md)."""
+
+from __future__ import annotations
+
+import datetime as dt
+import hashlib
+import http.client
+import socket
+import time
+from typing import Any
+
+import pytest
+from asn1crypto import ocsp as asn1_ocsp
+from flask import Flask
+
+from pki import EPOCH, PKI, build_pki
+from pki.certid import issuer_key_hash, issuer_name_hash
+from responder.app import ADMIN_PREFIX, create_app, lab_responder
+from responder.clock import FixedClock
+from responder.config import Faults, ResponderConfig
+from responder.faults import CRITICAL_EXTENSION_OID, faults_from_json, faults_to_json
+from responder.server import InProcessServer
+from responder.testing import cert_id_for, demo_spec, ocsp_request, parse_response
+
+NOW = EPOCH + dt.timedelta(hours=1)
+NONCE = bytes(range(32))
+
+
+@pytest.fixture(scope="module")
+def pki() -> PKI:
+    return build_pki(demo_spec())
+
+
+def _app(pki: PKI, faults: dict[str, Any]) -> Flask:
+    config = ResponderConfig(faults=faults_from_json(faults))
+    return create_app(pki, config=config, clock=FixedClock(NOW))
+
+
+def _post(pki: PKI, faults: dict[str, Any], names: tuple[str, ...] = ("server",)) -> Any:
+    app = _app(pki, faults)
+    return app.test_client().post("/", data=ocsp_request(pki, list(names), nonce=NONCE))
+
+
+def _signed(pki: PKI, faults: dict[str, Any], names: tuple[str, ...] = ("server",)) -> Any:
+    reply = _post(pki, faults, names)
+    assert reply.status_code == 200
+    parsed = parse_response(reply.data, signer=pki["responder"].certificate)
+    assert parsed.status == "successful"
+    return parsed
+
+
+def test_no_fault_baseline(pki: PKI) -> None:
+    parsed = _signed(pki, {})
+    assert parsed.signature_valid and parsed.nonce == NONCE
+    assert parsed.singles[0].cert_id == cert_id_for(pki, "server")
+
+
+@pytest.mark.parametrize("status", [500, 503, 404])
+def test_http_status_without_ocsp_body(pki: PKI, status: int) -> None:
+    reply = _post(pki, {"http_status": status})
+    assert reply.status_code == status and reply.data == b""
+
+
+def test_content_type_wrong_body_right(pki: PKI) -> None:
+    reply = _post(pki, {"content_type": "text/html"})
+    assert reply.content_type == "text/html"
+    assert parse_response(reply.data, signer=pki["responder"].certificate).signature_valid
+
+
+@pytest.mark.parametrize("body", ["empty", "garbage", "truncated"])
+def test_body_unreadable(pki: PKI, body: str) -> None:
+    reply = _post(pki, {"body": body})
+    assert reply.status_code == 200
+    with pytest.raises(ValueError):
+        asn1_ocsp.OCSPResponse.load(reply.data, strict=True).native  # noqa: B018
+    if body == "truncated":
+        assert reply.data and reply.data[0] == 0x30  # half of a real response
+
+
+@pytest.mark.parametrize(
+    ("status", "wire"),
+    [("malformedRequest", "malformed_request"), ("internalError", "internal_error"),
+     ("tryLater", "try_later"), ("sigRequired", "sign_required"),
+     ("unauthorized", "unauthorized")],
+)  # fmt: skip
+def test_status_unsuccessful_unsigned(pki: PKI, status: str, wire: str) -> None:
+    reply = _post(pki, {"status": status})
+    parsed = parse_response(reply.data)
+    assert parsed.status == wire and not parsed.singles
+
+
+@pytest.mark.parametrize("answer", ["good", "revoked", "unknown"])
+def test_answer_forced_for_every_certificate(pki: PKI, answer: str) -> None:
+    parsed = _signed(pki, {"answer": answer}, ("server", "revoked-leaf", "unknown-leaf"))
+    assert parsed.signature_valid
+    assert [s.status for s in parsed.singles] == [answer] * 3
+
+
+def test_signature_corrupt_does_not_verify(pki: PKI) -> None:
+    parsed = _signed(pki, {"signature": "corrupt"})
+    assert parsed.signature_valid is False
+    assert parsed.singles[0].status == "good" and parsed.nonce == NONCE
+
+
+def test_this_update_in_future(pki: PKI) -> None:
+    parsed = _signed(pki, {"this_update": "+1h"})
+    assert parsed.singles[0].this_update == NOW + dt.timedelta(hours=1)
+    assert parsed.singles[0].next_update > parsed.singles[0].this_update
+    assert parsed.signature_valid
+
+
+def test_next_update_in_past(pki: PKI) -> None:
+    parsed = _signed(pki, {"next_update": "-1h"})
+    single = parsed.singles[0]
+    assert single.next_update == NOW - dt.timedelta(hours=1)
+    assert single.this_update < single.next_update and parsed.signature_valid
+
+
+def test_nonce_omitted(pki: PKI) -> None:
+    parsed = _signed(pki, {"nonce": "omit"})
+    assert parsed.nonce is None and parsed.signature_valid
+
+
+def test_nonce_wrong(pki: PKI) -> None:
+    parsed = _signed(pki, {"nonce": "wrong"})
+    assert parsed.nonce is not None and parsed.nonce != NONCE and len(parsed.nonce) == 32
+    assert parsed.signature_valid
+
+
+def test_cert_id_wrong_serial(pki: PKI) -> None:
+    parsed = _signed(pki, {"cert_id": "wrong-serial"})
+    assert parsed.singles[0].cert_id.serial == pki["server"].serial + 1
+
+
+def test_cert_id_wrong_issuer(pki: PKI) -> None:
+    parsed = _signed(pki, {"cert_id": "wrong-issuer"})
+    expected = cert_id_for(pki, "server")
+    got = parsed.singles[0].cert_id
+    assert got.serial == expected.serial
+    assert got.issuer_name_hash != expected.issuer_name_hash
+    assert got.issuer_key_hash != expected.issuer_key_hash
+
+
+@pytest.mark.parametrize("algorithm", ["sha256", "sha1"])
+def test_cert_id_other_hash(pki: PKI, algorithm: str) -> None:
+    asked = "sha1" if algorithm == "sha256" else "sha256"
+    app = _app(pki, {"cert_id": algorithm})
+    der = ocsp_request(pki, ["server"], algorithm=asked)
+    parsed = parse_response(app.test_client().post("/", data=der).data)
+    issuer = pki["intermediate"].certificate
+    got = parsed.singles[0].cert_id
+    assert got.hash_algorithm == algorithm
+    assert got.issuer_name_hash == issuer_name_hash(issuer, algorithm)
+    assert got.issuer_key_hash == issuer_key_hash(issuer, algorithm)
+
+
+def test_critical_extension_added(pki: PKI) -> None:
+    parsed = _signed(pki, {"critical_extension": True})
+    assert parsed.critical_extensions == (CRITICAL_EXTENSION_OID,)
+    assert parsed.signature_valid
+
+
+def test_responder_id_wrong(pki: PKI) -> None:
+    parsed = _signed(pki, {"responder_id": "wrong"})
+    assert parsed.responder_key_hash is not None
+    assert parsed.responder_key_hash not in {hashlib.sha1(_key_bits(c)).digest() for c in pki}
+    assert parsed.signature_valid  # the right key signed: only the ResponderID lies
+
+
+def _key_bits(cert: Any) -> bytes:
+    from asn1crypto import keys
+    from cryptography.hazmat.primitives import serialization
+
+    spki = cert.certificate.public_key().public_bytes(
+        serialization.Encoding.DER, serialization.PublicFormat.SubjectPublicKeyInfo
+    )
+    return bytes(keys.PublicKeyInfo.load(spki)["public_key"].contents[1:])
+
+
+def test_delay_is_real_time(pki: PKI) -> None:
+    app = _app(pki, {"delay": "300ms"})
+    start = time.monotonic()
+    reply = app.test_client().post("/", data=ocsp_request(pki, ["server"]))
+    assert time.monotonic() - start >= 0.3
+    assert parse_response(reply.data).singles[0].status == "good"
+
+
+def test_down_refuses_connections_and_comes_back(pki: PKI) -> None:
+    app = create_app(pki, clock=FixedClock(NOW))
+    with InProcessServer(app) as server:
+        port = server.port
+        _admin(port, "PUT", "/faults", b'{"down": true}')
+        with pytest.raises(ConnectionRefusedError):
+            socket.create_connection(("127.0.0.1", port), timeout=2).close()
+        lab_responder(app).state.set_faults(Faults())
+        status, _ = _admin(port, "GET", "/state", b"")
+        assert status == 200
+
+
+def test_faults_change_at_run_time_through_admin_api(pki: PKI) -> None:
+    app = create_app(pki, clock=FixedClock(NOW))
+    client = app.test_client()
+    der = ocsp_request(pki, ["server"])
+    assert parse_response(client.post("/", data=der).data).singles[0].status == "good"
+    reply = client.put(f"{ADMIN_PREFIX}/faults", json={"answer": "revoked", "status": None})
+    assert reply.status_code == 200 and reply.json == {"answer": "revoked"}
+    # the pre-signed good answer is not served while a fault is active
+    assert parse_response(client.post("/", data=der).data).singles[0].status == "revoked"
+    assert client.delete(f"{ADMIN_PREFIX}/faults").json == {}
+    assert parse_response(client.post("/", data=der).data).singles[0].status == "good"
+    assert client.put(f"{ADMIN_PREFIX}/faults", json={"nonce": "maybe"}).status_code == 400
+
+
+def test_faults_json_round_trip() -> None:
+    doc = {"delay": "5s", "this_update": "+1h", "next_update": "-1h", "nonce": "wrong",
+           "signature": "corrupt", "responder_id": "wrong", "cert_id": "wrong-serial",
+           "body": "truncated", "critical_extension": True, "down": True,
+           "http_status": 503, "content_type": "text/html", "status": "tryLater",
+           "answer": "unknown"}  # fmt: skip
+    faults = faults_from_json(doc)
+    assert faults_to_json(faults) == {**doc, "this_update": "1h"}
+    with pytest.raises(ValueError, match=r"faults\.colour"):
+        faults_from_json({"colour": "red"})
+
+
+def _admin(port: int, method: str, path: str, body: bytes) -> tuple[int, bytes]:
+    connection = http.client.HTTPConnection("127.0.0.1", port, timeout=5)
+    headers = {"Content-Type": "application/json"}
+    connection.request(method, ADMIN_PREFIX + path, body=body, headers=headers)
+    response = connection.getresponse()
+    data = response.read()
+    connection.close()
+    return response.status, data
