@@ -11,7 +11,7 @@ import sys
 from bench.report import Figure, write_results
 
 #: Each module exposes ``run() -> list[Figure]``.
-SECTIONS = ("bench.pki_build",)
+SECTIONS = ("bench.pki_build", "bench.responder_load", "bench.validator_speed")
 
 
 def main(argv: list[str]) -> int:

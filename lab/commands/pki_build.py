@@ -44,8 +44,10 @@ def run(args: argparse.Namespace) -> int:
         written = write_pki(lab_pki, database, Path(args.out), now=now)
     except OSError as exc:
         raise UsageError(f"{args.out}: cannot write the PKI ({exc.strerror})") from None
-    print(f"PKI written to {args.out}/ ({len(written)} files; t0 {t0:%Y-%m-%d}, "
-          f"AIA OCSP URL {lab_pki.base_url})")
+    print(
+        f"PKI written to {args.out}/ ({len(written)} files; t0 {t0:%Y-%m-%d}, "
+        f"AIA OCSP URL {lab_pki.base_url})"
+    )
     print(render_tree(lab_pki, database))
     print(f"See {args.out}/README.txt for what each file is and how to import it.")
     return 0

@@ -1,0 +1,329 @@
+"""Check a presented chain: URI, request, transport, then :func:`lab.validate.validate`.
+
+DESIGN.md's revocation model, steps 1–3, on top of the pure validator: for the
+leaf always, and for each intermediate when ``check = "chain"`` and a URI is
+available, one OCSP check. The URI comes from the certificate's AIA OCSP URLs
+(in order) or from the configured URI — never one after the other. Each URL
+gets exactly one request: a transport failure moves on to the certificate's
+next AIA URL and is shown as a step, never retried silently. Then
+:mod:`lab.policy` decides; a chain is allowed only if every checked
+certificate is.
+
+I/O is injected (``fetcher``) and so is time (``now``: the client's clock,
+scenario time plus ``clock_offset``).
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+from collections.abc import Callable, Sequence
+from dataclasses import dataclass, field
+
+from cryptography import x509
+from cryptography.x509.oid import AuthorityInformationAccessOID
+
+from lab.evidence import (
+    ErrorCode,
+    Evidence,
+    Step,
+    StepOutcome,
+    error_evidence,
+)
+from lab.fetch import FetchResult, fetch
+from lab.ocsp_request import build_request, new_nonce
+from lab.policy import Policy, Verdict, decide, decide_chain
+from lab.settings import CheckScope, ClientSettings, HttpMethod, UriSource
+from lab.validate import CheckContext, ValidationOptions, cert_validity, validate
+
+__all__ = [
+    "CertificateCheck",
+    "ChainResult",
+    "CheckOptions",
+    "Fetcher",
+    "check_certificate",
+    "check_chain",
+    "client_clock",
+    "ocsp_urls",
+]
+
+#: ``fetcher(url, request_der, method, timeout_seconds)`` — :func:`lab.fetch.fetch` by default.
+Fetcher = Callable[[str, bytes, HttpMethod, float], FetchResult]
+_RESPONSE_TYPE = "application/ocsp-response"
+
+
+def _default_fetcher(url: str, der: bytes, method: HttpMethod, timeout: float) -> FetchResult:
+    return fetch(url, der, method=method, timeout=timeout)
+
+
+@dataclass(frozen=True)
+class CheckOptions:
+    """How the client asks and judges: ``[client]`` minus the scenario-only keys."""
+
+    policy: Policy
+    uri: UriSource = UriSource.CERTIFICATE
+    configured_uri: str | None = None
+    check: CheckScope = CheckScope.CHAIN
+    hash_algorithm: str = "sha1"
+    method: HttpMethod = HttpMethod.POST
+    nonce: bool = True
+    timeout: float = 5.0
+    validation: ValidationOptions = field(default_factory=ValidationOptions)
+
+    @classmethod
+    def from_settings(
+        cls, settings: ClientSettings, *, common_criteria: bool, lab_url: str | None = None
+    ) -> CheckOptions:
+        """Adapt ``[client]`` for one Common Criteria mode; ``"lab"`` becomes ``lab_url``."""
+        configured = settings.configured_uri
+        if configured == "lab":
+            configured = lab_url or configured
+        return cls(
+            policy=Policy(common_criteria=common_criteria, soft_fail=settings.soft_fail),
+            uri=settings.uri,
+            configured_uri=configured,
+            check=settings.check,
+            hash_algorithm=settings.hash.value,
+            method=settings.method,
+            nonce=settings.nonce,
+            timeout=settings.timeout.total_seconds(),
+            validation=ValidationOptions(
+                strict_cert_id=settings.strict_cert_id,
+                require_nonce=settings.require_nonce,
+                clock_skew=settings.clock_skew,
+                delegation=settings.delegation,
+            ),
+        )
+
+
+def client_clock(now: dt.datetime, settings: ClientSettings) -> dt.datetime:
+    """The validator's ``now``: the responder's (scenario) time plus ``clock_offset``."""
+    return now + settings.clock_offset
+
+
+@dataclass(frozen=True)
+class CertificateCheck:
+    """One certificate's evidence and verdict."""
+
+    evidence: Evidence
+    verdict: Verdict
+
+    def to_json(self) -> dict[str, object]:
+        return {"evidence": self.evidence.to_json(), "verdict": self.verdict.to_json()}
+
+
+@dataclass(frozen=True)
+class ChainResult:
+    """Every checked certificate, leaf first, and the chain's verdict."""
+
+    checks: tuple[CertificateCheck, ...]
+    verdict: Verdict
+
+    @property
+    def leaf(self) -> CertificateCheck:
+        return self.checks[0]
+
+    def to_json(self) -> dict[str, object]:
+        return {
+            "verdict": self.verdict.to_json(),
+            "checks": [c.to_json() for c in self.checks],
+        }
+
+
+def ocsp_urls(cert: x509.Certificate) -> list[str]:
+    """The AIA id-ad-ocsp URLs of ``cert``, in the order they appear (RFC 5280 4.2.2.1)."""
+    try:
+        aia = cert.extensions.get_extension_for_class(x509.AuthorityInformationAccess).value
+    except x509.ExtensionNotFound:
+        return []
+    return [
+        d.access_location.value
+        for d in aia
+        if d.access_method == AuthorityInformationAccessOID.OCSP
+        and isinstance(d.access_location, x509.UniformResourceIdentifier)
+    ]
+
+
+def _urls(cert: x509.Certificate, options: CheckOptions) -> tuple[list[str], str]:
+    if options.uri is UriSource.CONFIGURED:
+        return ([options.configured_uri] if options.configured_uri else []), "configured URI"
+    return ocsp_urls(cert), "certificate AIA"
+
+
+def _transport_step(result: FetchResult) -> Step:
+    if result.error is not None:
+        return Step("transport", StepOutcome.FAIL, f"{result.url}: {result.message}")
+    size = len(result.body or b"")
+    return Step(
+        "transport",
+        StepOutcome.PASS,
+        f"HTTP {result.http_status}, {result.content_type or 'no content type'}, "
+        f"{size} bytes, {result.seconds * 1000:.0f} ms",
+    )
+
+
+def check_certificate(
+    cert: x509.Certificate,
+    issuer: x509.Certificate,
+    *,
+    options: CheckOptions,
+    now: dt.datetime,
+    trust: Sequence[x509.Certificate] = (),
+    path: Sequence[x509.Certificate] = (),
+    fetcher: Fetcher = _default_fetcher,
+) -> CertificateCheck:
+    """One OCSP check of ``cert`` (DESIGN.md steps 1–6), and its verdict."""
+    evidence = _evidence(cert, issuer, options, now, tuple(trust), tuple(path), fetcher)
+    return CertificateCheck(evidence, decide(evidence, options.policy))
+
+
+def _evidence(
+    cert: x509.Certificate,
+    issuer: x509.Certificate,
+    options: CheckOptions,
+    now: dt.datetime,
+    trust: tuple[x509.Certificate, ...],
+    path: tuple[x509.Certificate, ...],
+    fetcher: Fetcher,
+) -> Evidence:
+    subject = cert.subject.rfc4514_string()
+    identity = {
+        "subject": subject,
+        "serial": cert.serial_number,
+        "cert_validity": cert_validity(cert, now),
+    }
+    urls, source = _urls(cert, options)
+    if not urls:
+        message = f"no OCSP URI to ask ({source}: none)"
+        return error_evidence(
+            ErrorCode.NO_OCSP_URI,
+            message,
+            steps=(Step("uri", StepOutcome.FAIL, message),),
+            **identity,
+        )
+    request = build_request(
+        cert,
+        issuer,
+        hash_algorithm=options.hash_algorithm,
+        nonce=new_nonce() if options.nonce else None,
+    )
+    context = CheckContext(
+        now=now,
+        cert=cert,
+        issuer=issuer,
+        requested=request.cert_id,
+        nonce=request.nonce,
+        trust=trust,
+        path=path,
+        options=options.validation,
+    )
+    steps: list[Step] = []
+    result: FetchResult | None = None
+    for url in urls:
+        steps.append(Step("uri", StepOutcome.PASS, f"{url} ({source})"))
+        steps.append(
+            Step(
+                "request",
+                StepOutcome.PASS,
+                f"CertID {options.hash_algorithm}, serial {cert.serial_number:X}, "
+                f"{'nonce 32 octets' if request.nonce else 'no nonce'}, "
+                f"{options.method.value.upper()} {len(request.der)} bytes",
+            )
+        )
+        result = fetcher(url, request.der, options.method, options.timeout)
+        steps.append(_transport_step(result))
+        if result.ok:
+            break
+    assert result is not None
+    if not result.ok:
+        assert result.error is not None
+        return error_evidence(
+            result.error,
+            result.message,
+            url=result.url,
+            steps=tuple(steps),
+            **identity,
+        )
+    assert result.body is not None
+    evidence = validate(result.body, context)
+    warnings = evidence.warnings
+    ctype = (result.content_type or "").split(";")[0].strip().lower()
+    if ctype != _RESPONSE_TYPE and evidence.error is not ErrorCode.MALFORMED_RESPONSE:
+        # DESIGN.md step 3: the signature protects the content; a wrong type only warns.
+        warning = f"content type {result.content_type or 'missing'!r}, not {_RESPONSE_TYPE}"
+        steps.append(Step("transport", StepOutcome.WARN, warning))
+        warnings = (warning, *warnings)
+    return evidence.with_steps_before(tuple(steps), url=result.url, warnings=warnings)
+
+
+def _find_issuer(
+    cert: x509.Certificate, candidates: Sequence[x509.Certificate]
+) -> x509.Certificate | None:
+    for candidate in candidates:
+        if candidate.subject != cert.issuer:
+            continue
+        try:
+            cert.verify_directly_issued_by(candidate)
+        except Exception:
+            continue
+        return candidate
+    return None
+
+
+def _self_signed(cert: x509.Certificate) -> bool:
+    return cert.subject == cert.issuer and _find_issuer(cert, [cert]) is not None
+
+
+def check_chain(
+    presented: Sequence[x509.Certificate],
+    *,
+    options: CheckOptions,
+    now: dt.datetime,
+    trust: Sequence[x509.Certificate] = (),
+    issuer: x509.Certificate | None = None,
+    fetcher: Fetcher = _default_fetcher,
+) -> ChainResult:
+    """Check ``presented`` (leaf first, then its intermediates) and decide for the chain.
+
+    The leaf is always checked; an intermediate only when ``check = "chain"``
+    and it has a URI to ask. Each certificate's issuer is found among the
+    presented certificates and the trust store (``issuer`` names the leaf's
+    explicitly). ``ValueError`` if the leaf's issuer cannot be found.
+    """
+    if not presented:
+        raise ValueError("presented must hold at least the leaf certificate")
+    pool = [*presented[1:], *([issuer] if issuer else []), *trust]
+    path = tuple(c for c in pool if _is_ca(c))
+    checks: list[CertificateCheck] = []
+    for index, cert in enumerate(presented):
+        if index and (options.check is CheckScope.LEAF or _self_signed(cert)):
+            break
+        cert_issuer = issuer if index == 0 and issuer is not None else _find_issuer(cert, pool)
+        if cert_issuer is None:
+            if index == 0:
+                raise ValueError(
+                    f"the issuer of {cert.subject.rfc4514_string()} is neither presented "
+                    "nor in the trust store"
+                )
+            break
+        if index and not _urls(cert, options)[0]:
+            continue  # an intermediate without a URI to ask is not checked (DESIGN.md)
+        checks.append(
+            check_certificate(
+                cert,
+                cert_issuer,
+                options=options,
+                now=now,
+                trust=trust,
+                path=path,
+                fetcher=fetcher,
+            )
+        )
+    verdict = decide_chain([c.verdict for c in checks], options.policy)
+    return ChainResult(tuple(checks), verdict)
+
+
+def _is_ca(cert: x509.Certificate) -> bool:
+    try:
+        return bool(cert.extensions.get_extension_for_class(x509.BasicConstraints).value.ca)
+    except x509.ExtensionNotFound:
+        return False

@@ -1,0 +1,150 @@
+"""``ocsp-lab check CERT --issuer CERT …``: check one certificate against any responder.
+
+Ours, ``openssl ocsp``, a customer's. One line per step with what was found,
+then status, reason, trusted_by, error code and verdict, in the scenario
+format's words (``revoked``, ``keyCompromise``, ``dtm``,
+``signer-not-authorized``, …); ``--json`` for machines. Exit 0 allowed, 1
+refused, 2 bad usage or an unreadable input.
+"""
+
+from __future__ import annotations
+
+import argparse
+import datetime as dt
+import json
+from typing import Any
+
+from lab.chain_check import ChainResult, CheckOptions, check_chain
+from lab.commands.certfiles import read_certificate, read_certificates
+from lab.errors import UsageError
+from lab.evidence import Evidence
+from lab.policy import Policy
+from lab.settings import CheckScope, HttpMethod, UriSource
+from lab.timespec import TimeSpecError, parse_duration
+from lab.validate import ValidationOptions
+
+__all__ = ["format_evidence", "register", "run"]
+
+
+def _duration(text: str) -> dt.timedelta:
+    try:
+        return parse_duration(text)
+    except TimeSpecError as exc:
+        raise argparse.ArgumentTypeError(str(exc)) from None
+
+
+def format_evidence(evidence: Evidence, indent: str = "  ") -> list[str]:
+    """The steps, then the summary lines, as ``check`` prints them."""
+    lines = [
+        f"{indent}{step.name:<11} {step.outcome.value:<4} {step.detail}" for step in evidence.steps
+    ]
+    revoked_at = evidence.revocation_time
+    lines += [
+        f"{indent}{'status':<11} {evidence.status.value}",
+        f"{indent}{'reason':<11} {evidence.reason or '-'}"
+        + (f" (since {revoked_at:%Y-%m-%d %H:%M:%SZ})" if revoked_at else ""),
+        f"{indent}{'trusted_by':<11} {evidence.trusted_by.value}",
+        f"{indent}{'error':<11} {evidence.error.value if evidence.error else '-'}"
+        + (f" ({evidence.message})" if evidence.error else ""),
+    ]
+    lines += [f"{indent}{'warning':<11} {w}" for w in evidence.warnings]
+    return lines
+
+
+def _print(result: ChainResult) -> None:
+    for check in result.checks:
+        evidence = check.evidence
+        print(f"certificate {evidence.subject} (serial {evidence.serial or 0:X})")
+        for line in format_evidence(evidence):
+            print(line)
+        print(f"  {'verdict':<11} {check.verdict.explain()}")
+    print(f"verdict {result.verdict.decision.value}")
+
+
+def run(args: argparse.Namespace) -> int:
+    leaf = read_certificate(args.cert)
+    issuer = read_certificate(args.issuer)
+    trust = [c for path in args.trust for c in read_certificates(path)]
+    chain = [c for path in args.chain for c in read_certificates(path)]
+    soft_fail = None if args.soft_fail is None else args.soft_fail
+    options = CheckOptions(
+        policy=Policy(common_criteria=args.cc == "on", soft_fail=soft_fail),
+        uri=UriSource.CONFIGURED if args.url else UriSource.CERTIFICATE,
+        configured_uri=args.url,
+        check=CheckScope.CHAIN if chain else CheckScope.LEAF,
+        hash_algorithm=args.hash,
+        method=HttpMethod(args.method),
+        nonce=not args.no_nonce,
+        timeout=args.timeout.total_seconds(),
+        validation=ValidationOptions(require_nonce=args.require_nonce),
+    )
+    if args.no_nonce and args.require_nonce:
+        raise UsageError("--require-nonce cannot be combined with --no-nonce")
+    presented = [leaf, issuer, *chain] if chain else [leaf]
+    try:
+        result = check_chain(
+            presented,
+            options=options,
+            now=dt.datetime.now(dt.UTC),
+            trust=trust,
+            issuer=issuer,
+        )
+    except ValueError as exc:
+        raise UsageError(str(exc)) from None
+    if args.json:
+        print(json.dumps(result.to_json(), indent=2))
+    else:
+        _print(result)
+    return 0 if result.verdict.allowed else 1
+
+
+def register(commands: Any) -> None:
+    parser = commands.add_parser(
+        "check",
+        help="check one certificate against any OCSP responder",
+        description="Check CERT (issued by --issuer) with OCSP and print every step. "
+        "Exit 0 allowed, 1 refused, 2 bad usage or unreadable input.",
+    )
+    parser.add_argument("cert", metavar="CERT", help="the certificate to check (PEM or DER)")
+    parser.add_argument("--issuer", required=True, metavar="CERT", help="its issuing CA")
+    parser.add_argument(
+        "--url", help="ask this responder (the configured URI) instead of the AIA OCSP URLs"
+    )
+    parser.add_argument(
+        "--trust",
+        action="append",
+        default=[],
+        metavar="FILE",
+        help="trust store certificates: CAs, and designated OCSP signers for TRP (repeatable)",
+    )
+    parser.add_argument(
+        "--chain",
+        action="append",
+        default=[],
+        metavar="FILE",
+        help="more of the presented chain above the issuer; also checks --issuer and these "
+        "when they have a URI (repeatable)",
+    )
+    parser.add_argument(
+        "--cc", choices=("on", "off"), default="on", help="Common Criteria mode (default on)"
+    )
+    fail = parser.add_mutually_exclusive_group()
+    fail.add_argument(
+        "--soft-fail",
+        dest="soft_fail",
+        action="store_const",
+        const=True,
+        help="allow when no trustworthy answer comes (default: when --cc off)",
+    )
+    fail.add_argument("--hard-fail", dest="soft_fail", action="store_const", const=False)
+    parser.add_argument("--hash", choices=("sha1", "sha256"), default="sha1", help="CertID hash")
+    parser.add_argument("--method", choices=("post", "get"), default="post")
+    parser.add_argument("--no-nonce", action="store_true", help="send no nonce")
+    parser.add_argument(
+        "--require-nonce", action="store_true", help="refuse an answer without the nonce"
+    )
+    parser.add_argument(
+        "--timeout", type=_duration, default=dt.timedelta(seconds=5), help="e.g. 5s, 500ms"
+    )
+    parser.add_argument("--json", action="store_true", help="machine-readable output")
+    parser.set_defaults(handler=run, soft_fail=None)

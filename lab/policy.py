@@ -1,0 +1,186 @@
+"""The revocation policy: DESIGN.md's one table, as data, in one place.
+
+=====================================  ===================  =========================
+outcome                                Common Criteria ON   Common Criteria OFF
+=====================================  ===================  =========================
+good                                   allowed              allowed
+revoked (incl. on hold)                refused              refused
+unknown                                refused              allowed
+error (no trustworthy answer)          soft_fail decides    soft_fail decides
+certificate expired / not yet valid    refused              refused
+=====================================  ===================  =========================
+
+Two axes stay apart (Java's PKIXRevocationChecker SOFT_FAIL,
+pyhanko-certvalidator's revocation modes): what a *signed* Unknown means is
+the Common Criteria switch; what *no answer* means is ``soft_fail``, whose
+default follows the switch (soft fail when Common Criteria is OFF). The
+evidence is never folded into the verdict: a :class:`Verdict` names the row
+that decided it.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from dataclasses import dataclass
+from enum import StrEnum
+
+from lab.evidence import CertStatus, CertValidity, Evidence
+
+__all__ = [
+    "TABLE",
+    "Cell",
+    "Decision",
+    "Outcome",
+    "Policy",
+    "PolicyRow",
+    "Verdict",
+    "decide",
+    "decide_chain",
+]
+
+
+class Decision(StrEnum):
+    """What happens to the connection (or the trust-store upload)."""
+
+    ALLOWED = "allowed"
+    REFUSED = "refused"
+
+
+class Cell(StrEnum):
+    """A cell of the table: a decision, or "the soft_fail switch decides"."""
+
+    ALLOWED = "allowed"
+    REFUSED = "refused"
+    SOFT_FAIL = "soft-fail"  # allowed and flagged when soft_fail is on, else refused
+
+
+class Outcome(StrEnum):
+    """The table's rows."""
+
+    GOOD = "good"
+    REVOKED = "revoked"
+    UNKNOWN = "unknown"
+    ERROR = "error"
+    CERT_INVALID = "certificate expired / not yet valid"
+
+
+@dataclass(frozen=True)
+class PolicyRow:
+    outcome: Outcome
+    cc_on: Cell
+    cc_off: Cell
+    why: str
+
+
+#: DESIGN.md "Policy" — the only place these decisions are written down.
+TABLE: tuple[PolicyRow, ...] = (
+    PolicyRow(Outcome.GOOD, Cell.ALLOWED, Cell.ALLOWED, "the responder vouches for it"),
+    PolicyRow(Outcome.REVOKED, Cell.REFUSED, Cell.REFUSED, "revoked (or on hold) by its issuer"),
+    PolicyRow(
+        Outcome.UNKNOWN,
+        Cell.REFUSED,
+        Cell.ALLOWED,
+        "a signed unknown: Common Criteria refuses what the responder does not vouch for",
+    ),
+    PolicyRow(
+        Outcome.ERROR,
+        Cell.SOFT_FAIL,
+        Cell.SOFT_FAIL,
+        "no trustworthy answer: soft_fail decides (default: on when Common Criteria is off)",
+    ),
+    PolicyRow(
+        Outcome.CERT_INVALID,
+        Cell.REFUSED,
+        Cell.REFUSED,
+        "the certificate itself is outside its validity period",
+    ),
+)
+_ROWS = {row.outcome: row for row in TABLE}
+
+
+@dataclass(frozen=True)
+class Policy:
+    """The two switches. ``soft_fail=None`` follows Common Criteria (on when CC is off)."""
+
+    common_criteria: bool
+    soft_fail: bool | None = None
+
+    @property
+    def effective_soft_fail(self) -> bool:
+        return (not self.common_criteria) if self.soft_fail is None else self.soft_fail
+
+
+@dataclass(frozen=True)
+class Verdict:
+    """The decision, the row that made it, and whether it was a soft fail."""
+
+    decision: Decision
+    row: Outcome
+    common_criteria: bool
+    soft_failed: bool = False  # allowed only because soft_fail let an error through
+    why: str = ""
+    subject: str | None = None  # for a chain: which certificate decided
+
+    @property
+    def allowed(self) -> bool:
+        return self.decision is Decision.ALLOWED
+
+    def explain(self) -> str:
+        mode = "Common Criteria ON" if self.common_criteria else "Common Criteria OFF"
+        flag = ", flagged soft-fail" if self.soft_failed else ""
+        who = f" [{self.subject}]" if self.subject else ""
+        return f"{self.decision.value}{flag} (row '{self.row.value}', {mode}: {self.why}){who}"
+
+    def to_json(self) -> dict[str, object]:
+        return {
+            "decision": self.decision.value,
+            "row": self.row.value,
+            "common_criteria": self.common_criteria,
+            "soft_failed": self.soft_failed,
+            "why": self.why,
+            "subject": self.subject,
+        }
+
+
+def _outcome(evidence: Evidence) -> Outcome:
+    if evidence.cert_validity is not CertValidity.VALID:
+        return Outcome.CERT_INVALID
+    return {
+        CertStatus.GOOD: Outcome.GOOD,
+        CertStatus.REVOKED: Outcome.REVOKED,
+        CertStatus.UNKNOWN: Outcome.UNKNOWN,
+        CertStatus.ERROR: Outcome.ERROR,
+    }[evidence.status]
+
+
+def decide(evidence: Evidence, policy: Policy) -> Verdict:
+    """Look the evidence up in :data:`TABLE`."""
+    row = _ROWS[_outcome(evidence)]
+    cell = row.cc_on if policy.common_criteria else row.cc_off
+    soft_failed = False
+    if cell is Cell.SOFT_FAIL:
+        soft_failed = policy.effective_soft_fail
+        decision = Decision.ALLOWED if soft_failed else Decision.REFUSED
+        why = f"{row.why}; soft_fail is {'on' if soft_failed else 'off'}"
+    else:
+        decision = Decision(cell.value)
+        why = row.why
+    return Verdict(
+        decision=decision,
+        row=row.outcome,
+        common_criteria=policy.common_criteria,
+        soft_failed=soft_failed,
+        why=why,
+        subject=evidence.subject,
+    )
+
+
+def decide_chain(verdicts: Sequence[Verdict], policy: Policy) -> Verdict:
+    """A chain is allowed only if every checked certificate is (the first refusal decides)."""
+    if not verdicts:
+        raise ValueError("verdicts must name at least one checked certificate")
+    for verdict in verdicts:
+        if not verdict.allowed:
+            return verdict
+    soft = [v for v in verdicts if v.soft_failed]
+    return soft[0] if soft else verdicts[0]
