@@ -16,7 +16,7 @@ import json
 import os
 import tempfile
 import threading
-from collections.abc import Iterator, Mapping
+from collections.abc import Iterable, Mapping
 from dataclasses import dataclass, replace
 from pathlib import Path
 from types import MappingProxyType
@@ -82,7 +82,7 @@ _Key = tuple[str, int]
 class CertificateDatabase:
     """Thread-safe, versioned map of (CA name, serial) → :class:`Record`."""
 
-    def __init__(self, records: Iterator[Record] | list[Record] = ()) -> None:
+    def __init__(self, records: Iterable[Record] = ()) -> None:
         self._lock = threading.Lock()
         self._records: Mapping[_Key, Record] = MappingProxyType(
             {(r.ca, r.serial): r for r in records}

@@ -69,9 +69,7 @@ def _readme(pki: PKI, database: CertificateDatabase, now: dt.datetime) -> str:
         )
     cas = [c.name for c in pki.cas()]
     leaves = [c.name for c in pki if c.profile is Profile.LEAF]
-    lossy = sorted(
-        {r.reason for r in database.records() if r.reason in UNREPRESENTABLE_REASONS}  # type: ignore[misc]
-    )
+    lossy = sorted({r.reason for r in database.records() if r.reason in UNREPRESENTABLE_REASONS})
     note = (
         f"\nNote: OpenSSL's index.txt has no name for {', '.join(lossy)}; "
         "those revocations are written there as 'unspecified'.\n"
