@@ -12,10 +12,9 @@ $(STAMP): pyproject.toml
 	$(BIN)/python -m pip install --quiet -e '.[test,dev]'
 	touch $(STAMP)
 
-# Until the scenario runner lands (issue 5), the main job builds the default
-# PKI and shows what it built.
+# The main job: run the scenario catalog (scenarios/), with progress and a summary.
 run: $(STAMP)
-	$(BIN)/ocsp-lab pki build --out out/pki
+	$(BIN)/ocsp-lab run
 
 test: $(STAMP)
 	$(BIN)/python -m pytest -q $(PYTEST_ARGS)

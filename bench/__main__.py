@@ -11,7 +11,12 @@ import sys
 from bench.report import Figure, write_results
 
 #: Each module exposes ``run() -> list[Figure]``.
-SECTIONS = ("bench.pki_build", "bench.responder_load", "bench.validator_speed")
+SECTIONS = (
+    "bench.pki_build",
+    "bench.responder_load",
+    "bench.validator_speed",
+    "bench.catalog_run",
+)
 
 
 def main(argv: list[str]) -> int:

@@ -11,7 +11,7 @@ import argparse
 import sys
 from collections.abc import Callable, Sequence
 
-from lab.commands import check, inspect, pki_build, serve
+from lab.commands import check, explain, inspect, pki_build, run, serve
 from lab.errors import LabError
 from pki import PKIError
 
@@ -20,7 +20,7 @@ __all__ = ["main"]
 Command = Callable[[argparse.Namespace], int]
 
 #: Every subcommand, in the order ``--help`` lists them.
-COMMANDS = (pki_build, check, inspect, serve)
+COMMANDS = (run, explain, pki_build, check, inspect, serve)
 
 
 def _parser() -> argparse.ArgumentParser:

@@ -1,0 +1,203 @@
+"""Reports of a run: the terminal table, JUnit XML, JSON with the full evidence.
+
+One row (and one JUnit testcase) per scenario × mode; a timeline adds one
+testcase per step that expects something. A failure says what was expected,
+what came, and the evidence behind it (error code and message, trusted_by,
+signer, warnings, the validator's steps).
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import xml.etree.ElementTree as ET
+from collections.abc import Sequence
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any, TextIO
+
+from lab.outcome import Expectation
+from lab.runner import ModeResult, ScenarioResult
+
+__all__ = [
+    "Palette",
+    "failure_message",
+    "format_table",
+    "junit_tree",
+    "results_json",
+    "summary_line",
+    "write_json",
+    "write_junit",
+]
+
+JSON_FORMAT = "ocsp-lab run/1"
+
+
+@dataclass(frozen=True)
+class Palette:
+    """ANSI colours, or none (not a terminal, or NO_COLOR set)."""
+
+    enabled: bool = False
+
+    @classmethod
+    def for_stream(cls, stream: TextIO) -> Palette:
+        """Colour only on a terminal, and never when NO_COLOR is set (no-color.org)."""
+        isatty = getattr(stream, "isatty", lambda: False)()
+        return cls(enabled=bool(isatty) and not os.environ.get("NO_COLOR"))
+
+    def _paint(self, code: str, text: str) -> str:
+        return f"\033[{code}m{text}\033[0m" if self.enabled else text
+
+    def good(self, text: str) -> str:
+        return self._paint("32", text)
+
+    def bad(self, text: str) -> str:
+        return self._paint("31;1", text)
+
+    def dim(self, text: str) -> str:
+        return self._paint("2", text)
+
+    def bold(self, text: str) -> str:
+        return self._paint("1", text)
+
+
+def failure_message(expectation: Expectation) -> str:
+    """``step[3] at +6h (wait): connection: expected dropped, got allowed``."""
+    differences = "; ".join(str(m) for m in expectation.mismatches)
+    return f"{expectation.label}: {differences}"
+
+
+def failure_details(expectation: Expectation) -> str:
+    """The failure message, the evidence in one line, and the validator's steps."""
+    lines = [failure_message(expectation), f"evidence: {expectation.actual.summary()}"]
+    record = expectation.actual.record
+    if record is not None and record.result is not None:
+        for check in record.result.checks:
+            evidence = check.evidence
+            lines.append(f"checked {evidence.subject} (serial {evidence.serial or 0:X}):")
+            lines += [
+                f"  {step.name:<11} {step.outcome.value:<4} {step.detail}"
+                for step in evidence.steps
+            ]
+            lines.append(f"  verdict     {check.verdict.explain()}")
+    return "\n".join(lines)
+
+
+def _mode_problems(mode: ModeResult) -> list[str]:
+    problems = [failure_message(e) for e in mode.expectations if not e.holds]
+    if mode.error:
+        problems.append(f"could not run: {mode.error}")
+    return problems
+
+
+def format_table(results: Sequence[ScenarioResult], palette: Palette | None = None) -> str:
+    """The summary table: scenario, mode, result, and for failures what differed."""
+    paint = palette or Palette()
+    rows: list[tuple[str, str, bool, list[str]]] = []
+    for result in results:
+        if result.error:
+            rows.append((result.id, "-", False, [f"could not set up: {result.error}"]))
+        for mode in result.modes:
+            rows.append((result.id, mode.mode, mode.holds, _mode_problems(mode)))
+    width = max([len("scenario"), *(len(r[0]) for r in rows)])
+    lines = [paint.bold(f"{'scenario':<{width}}  {'mode':<6}  result")]
+    for scenario, mode_shown, holds, problems in rows:
+        word = paint.good("ok  ") if holds else paint.bad("FAIL")
+        first = problems[0] if problems else ""
+        lines.append(f"{scenario:<{width}}  {mode_shown:<6}  {word}  {first}".rstrip())
+        lines += [f"{'':<{width}}  {'':<6}        {p}" for p in problems[1:]]
+    return "\n".join(lines)
+
+
+def summary_line(results: Sequence[ScenarioResult], seconds: float) -> str:
+    """``130 scenarios, 256 scenario × mode runs: 255 hold, 1 failed, in 6.1 s``."""
+    modes = [m for r in results for m in r.modes]
+    failed = sum(not m.holds for m in modes) + sum(r.error is not None for r in results)
+    return (
+        f"{len(results)} scenarios, {len(modes)} scenario × mode runs: "
+        f"{len(modes) - sum(not m.holds for m in modes)} hold, {failed} failed, in {seconds:.1f} s"
+    )
+
+
+# ---- JUnit XML ----------------------------------------------------------------------------
+
+
+def _testcase(
+    suite: ET.Element, classname: str, name: str, seconds: float, failures: Sequence[Expectation]
+) -> ET.Element:
+    case = ET.SubElement(suite, "testcase", classname=classname, name=name, time=f"{seconds:.3f}")
+    if failures:
+        failure = ET.SubElement(
+            case,
+            "failure",
+            message="; ".join(failure_message(e) for e in failures),
+            type="ExpectationFailed",
+        )
+        failure.text = "\n\n".join(failure_details(e) for e in failures)
+    return case
+
+
+def junit_tree(results: Sequence[ScenarioResult], seconds: float) -> ET.ElementTree[ET.Element]:
+    """One ``<testsuite>``; a ``<testcase>`` per scenario × mode (× step for timelines)."""
+    suite = ET.Element("testsuite", name="ocsp-lab", time=f"{seconds:.3f}")
+    tests = failures = errors = 0
+    for result in results:
+        classname = result.id.replace("/", ".")
+        if result.error:
+            case = ET.SubElement(suite, "testcase", classname=classname, name="setup", time="0")
+            ET.SubElement(case, "error", message=result.error, type="SetupError")
+            tests, errors = tests + 1, errors + 1
+        for mode in result.modes:
+            at_t0 = [e for e in mode.expectations if e.label.startswith("expect[")]
+            steps = [e for e in mode.expectations if not e.label.startswith("expect[")]
+            share = mode.seconds / max(1, len(steps) + (1 if at_t0 or not steps else 0))
+            if at_t0 or not steps:
+                bad = [e for e in at_t0 if not e.holds]
+                case = _testcase(suite, classname, mode.mode, share, bad)
+                tests, failures = tests + 1, failures + bool(bad)
+                if mode.error and not steps:
+                    ET.SubElement(case, "error", message=mode.error, type="RunError")
+                    errors += 1
+            for step in steps:
+                bad = [step] if not step.holds else []
+                _testcase(suite, classname, f"{mode.mode} {step.label}", share, bad)
+                tests, failures = tests + 1, failures + bool(bad)
+            if mode.error and steps:
+                case = ET.SubElement(
+                    suite,
+                    "testcase",
+                    classname=classname,
+                    name=f"{mode.mode} timeline",
+                    time="0",
+                )
+                ET.SubElement(case, "error", message=mode.error, type="RunError")
+                tests, errors = tests + 1, errors + 1
+    suite.set("tests", str(tests))
+    suite.set("failures", str(failures))
+    suite.set("errors", str(errors))
+    suite.set("skipped", "0")
+    ET.indent(suite)
+    return ET.ElementTree(suite)
+
+
+def write_junit(results: Sequence[ScenarioResult], seconds: float, path: Path) -> None:
+    """Write the JUnit XML report to ``path``."""
+    junit_tree(results, seconds).write(path, encoding="utf-8", xml_declaration=True)
+
+
+# ---- JSON ---------------------------------------------------------------------------------
+
+
+def results_json(results: Sequence[ScenarioResult], seconds: float) -> dict[str, Any]:
+    """The whole run as JSON-ready data, with every check's full evidence."""
+    return {
+        "format": JSON_FORMAT,
+        "holds": all(r.holds for r in results),
+        "seconds": round(seconds, 4),
+        "scenarios": [r.to_json() for r in results],
+    }
+
+
+def write_json(results: Sequence[ScenarioResult], seconds: float, path: Path) -> None:
+    """Write the JSON report to ``path``."""
+    path.write_text(json.dumps(results_json(results, seconds), indent=1) + "\n")

@@ -1,0 +1,439 @@
+"""Run scenarios: PKI, in-process responder, virtual clock, validator, expectations.
+
+For each scenario, :class:`ScenarioLab` picks a free loopback port, builds the
+scenario's PKI with "lab" URLs pointing at it (t0 = :data:`pki.EPOCH`),
+starts the responder there on a virtual clock, and keeps both for the whole
+scenario. Each Common Criteria mode (both, unless ``[client].common_criteria``
+fixes one) then runs on a fresh database and the scenario's faults: first the
+``[[expect]]`` checks at t0, then the ``[[step]]`` timeline
+(:mod:`lab.timeline`). The responder's clock and the validator's clock are
+the same virtual clock; ``clock_offset`` shifts only the validator's.
+
+A presented chain is the certificate and its issuers up to the self-signed
+one, as a peer sends it; ``trust`` names make the trust store (tomcat-trust).
+With ``ocsp = false`` nothing is asked: the connection is allowed unless a
+certificate of the chain is outside its validity period. An upload checks the
+uploaded certificate like a connection presenting it; a self-signed one has
+no issuer to ask, so only its validity period is looked at.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import datetime as dt
+import errno
+import socket
+import threading
+import time
+from collections.abc import Callable, Iterable, Iterator, Sequence
+from concurrent.futures import ThreadPoolExecutor
+from dataclasses import dataclass, field, replace
+from typing import Any
+
+from lab.chain_check import CertificateCheck, ChainResult, CheckOptions, check_chain, client_clock
+from lab.evidence import CertValidity, Evidence, Step, StepOutcome
+from lab.outcome import Actual, CertificateCheckRecord, Expectation, compare
+from lab.policy import decide, decide_chain
+from lab.scenario import ConnectionOutcome, Hold, Release, Revoke, Scenario, SetFaults
+from lab.timeline import CachedAnswers, TimelineEvent, run_timeline
+from lab.timespec import format_offset
+from lab.validate import cert_validity
+from pki import EPOCH, PKI, CertificateDatabase, build_pki
+from responder.app import LabResponder, create_app, lab_responder
+from responder.clock import FixedClock
+from responder.server import InProcessServer
+
+__all__ = [
+    "LabModeSession",
+    "ModeResult",
+    "ScenarioLab",
+    "ScenarioResult",
+    "mode_name",
+    "run_scenario",
+    "run_scenarios",
+]
+
+_HOST = "127.0.0.1"
+_PORT_ATTEMPTS = 5
+
+
+def mode_name(cc_on: bool) -> str:
+    """``cc-on`` / ``cc-off``: how reports name a Common Criteria mode."""
+    return "cc-on" if cc_on else "cc-off"
+
+
+def _free_port() -> int:
+    """A loopback port free right now (the PKI needs the responder's URL before it serves)."""
+    with socket.socket(socket.AF_INET, socket.SOCK_STREAM) as probe:
+        probe.bind((_HOST, 0))
+        port: int = probe.getsockname()[1]
+        return port
+
+
+class ScenarioLab:
+    """One scenario's PKI, responder and virtual clock, shared by its modes."""
+
+    def __init__(self, scenario: Scenario) -> None:
+        self.scenario = scenario
+        self.clock = FixedClock(EPOCH)
+        for attempt in range(_PORT_ATTEMPTS):
+            port = _free_port()
+            self.pki: PKI = build_pki(scenario.pki, base_url=f"http://{_HOST}:{port}/", t0=EPOCH)
+            app = create_app(self.pki, config=scenario.responder, clock=self.clock)
+            self.responder: LabResponder = lab_responder(app)
+            self.server = InProcessServer(app, host=_HOST, port=port)
+            try:
+                self.server.start()
+                break
+            except OSError as exc:
+                # Another process took the port between probe and bind: pick another.
+                if exc.errno != errno.EADDRINUSE or attempt == _PORT_ATTEMPTS - 1:
+                    raise
+        self._fresh = True
+
+    @property
+    def url(self) -> str:
+        """The responder's URL: what "lab" means in this scenario."""
+        return f"http://{_HOST}:{self.server.port}/"
+
+    def reset(self) -> None:
+        """The scenario's initial state: t0, its ``[database]``, its faults."""
+        self.clock.now = EPOCH
+        if self._fresh:
+            self._fresh = False
+            return
+        state = self.responder.state
+        state.database.replace_all(CertificateDatabase.from_pki(self.pki))
+        if state.faults != self.scenario.responder.faults:
+            state.set_faults(self.scenario.responder.faults)
+
+    def session(self, cc_on: bool) -> LabModeSession:
+        """A fresh session in one Common Criteria mode (the lab reset first)."""
+        self.reset()
+        return LabModeSession(self, cc_on)
+
+    def close(self) -> None:
+        self.server.stop()
+
+
+class LabModeSession:
+    """The validator against the lab responder in one mode: the timeline's :class:`LabSession`."""
+
+    def __init__(self, lab: ScenarioLab, cc_on: bool) -> None:
+        self.lab = lab
+        self.cc_on = cc_on
+        self.settings = lab.scenario.client
+        self.options = CheckOptions.from_settings(
+            self.settings, common_criteria=cc_on, lab_url=lab.url
+        )
+        self.trust: list[str] = list(self.settings.trust)
+
+    @property
+    def at(self) -> dt.timedelta:
+        """Virtual time since t0."""
+        return self.lab.clock.now - EPOCH
+
+    def advance_to(self, at: dt.timedelta) -> None:
+        target = EPOCH + at
+        if target < self.lab.clock.now:
+            raise ValueError(f"the virtual clock never goes back (to {format_offset(at)})")
+        self.lab.clock.now = target
+
+    def trust_add(self, cert: str) -> None:
+        if cert not in self.trust:
+            self.trust.append(cert)
+
+    def trust_remove(self, cert: str) -> None:
+        if cert in self.trust:
+            self.trust.remove(cert)
+
+    def change(self, action: Revoke | Hold | Release | SetFaults) -> None:
+        state = self.lab.responder.state
+        now = self.lab.clock.now
+        match action:
+            case Revoke(cert=cert, reason=reason):
+                state.revoke(cert, now, reason)
+            case Hold(cert=cert):
+                state.hold(cert, now)
+            case Release(cert=cert):
+                state.release(cert)
+            case SetFaults(faults=faults):
+                state.set_faults(faults)
+
+    # ---- checks -----------------------------------------------------------------------
+
+    def check(
+        self, cert: str, kind: str, cached: CachedAnswers | None = None
+    ) -> CertificateCheckRecord:
+        """Check the chain presenting ``cert`` at the current virtual time."""
+        pki = self.lab.pki
+        chain = pki.chain(cert)
+        now = client_clock(self.lab.clock.now, self.settings)
+        if not self.settings.ocsp:
+            return self._validity_only(cert, kind, now, "Enable OCSP is off: nothing asked")
+        issued = pki[cert]
+        issuer = pki[issued.issuer].certificate if issued.issuer else issued.certificate
+        result = check_chain(
+            [c.certificate for c in chain],
+            options=self.options,
+            now=now,
+            trust=[pki[name].certificate for name in self.trust],
+            issuer=issuer,
+        )
+        stand_in = False
+        if cached:
+            result, stand_in = self._stand_in(result, cached, now)
+        return CertificateCheckRecord(
+            cert=cert,
+            at=self.at,
+            kind=kind,
+            allowed=result.verdict.allowed,
+            decided_by=result.verdict.explain(),
+            result=result,
+            stand_in=stand_in,
+        )
+
+    def check_upload(self, cert: str) -> CertificateCheckRecord:
+        """Check ``cert`` as uploaded to the trust store."""
+        issued = self.lab.pki[cert]
+        if issued.issuer is None:
+            now = client_clock(self.lab.clock.now, self.settings)
+            return self._validity_only(
+                cert, "upload", now, "self-signed: no issuer to ask, validity period only"
+            )
+        return self.check(cert, "upload")
+
+    def _validity_only(
+        self, cert: str, kind: str, now: dt.datetime, why: str
+    ) -> CertificateCheckRecord:
+        outside = [
+            c.name
+            for c in self.lab.pki.chain(cert)
+            if cert_validity(c.certificate, now) is not CertValidity.VALID
+        ]
+        if outside:
+            decided_by = (
+                f"refused (row 'certificate expired / not yet valid': {', '.join(outside)} "
+                f"outside its validity period; {why})"
+            )
+        else:
+            decided_by = f"allowed ({why})"
+        return CertificateCheckRecord(cert, self.at, kind, not outside, decided_by, None)
+
+    def _stand_in(
+        self, result: ChainResult, cached: CachedAnswers, now: dt.datetime
+    ) -> tuple[ChainResult, bool]:
+        """Put a still-fresh cached answer in place of each ``error`` (DESIGN.md)."""
+        policy = self.options.policy
+        checks: list[CertificateCheck] = []
+        used = False
+        for check in result.checks:
+            evidence = check.evidence
+            previous = (
+                cached.get((evidence.serial, evidence.subject or ""))
+                if evidence.is_error and evidence.serial is not None
+                else None
+            )
+            if previous is None or previous.next_update is None or now >= previous.next_update:
+                checks.append(check)
+                continue
+            used = True
+            standing = _standing_in(previous, evidence)
+            checks.append(CertificateCheck(standing, decide(standing, policy)))
+        if not used:
+            return result, False
+        return ChainResult(tuple(checks), decide_chain([c.verdict for c in checks], policy)), True
+
+
+def _standing_in(cached: Evidence, failed: Evidence) -> Evidence:
+    """``cached`` in place of the ``failed`` check, saying so; validity as of now."""
+    note = (
+        f"no trustworthy answer ({failed.error.value if failed.error else 'error'}: "
+        f"{failed.message}); the cached answer of {cached.this_update:%Y-%m-%d %H:%M}Z "
+        f"stands in until its nextUpdate {cached.next_update:%Y-%m-%d %H:%M}Z"
+    )
+    step = Step("cache", StepOutcome.WARN, note)
+    return replace(
+        cached,
+        cert_validity=failed.cert_validity,  # computed at this check's now: expiry shows
+        warnings=(*cached.warnings, note),
+        steps=(*failed.steps, step),
+    )
+
+
+# ---- results ------------------------------------------------------------------------------
+
+
+@dataclass(frozen=True)
+class ModeResult:
+    """One scenario in one Common Criteria mode."""
+
+    cc_on: bool
+    expectations: tuple[Expectation, ...]
+    events: tuple[TimelineEvent, ...] = ()
+    error: str | None = None  # the run itself failed (e.g. release of a revoked certificate)
+    seconds: float = 0.0
+
+    @property
+    def mode(self) -> str:
+        return mode_name(self.cc_on)
+
+    @property
+    def holds(self) -> bool:
+        return self.error is None and all(e.holds for e in self.expectations)
+
+    def to_json(self) -> dict[str, Any]:
+        return {
+            "mode": self.mode,
+            "holds": self.holds,
+            "error": self.error,
+            "seconds": round(self.seconds, 4),
+            "expectations": [e.to_json(self.cc_on) for e in self.expectations],
+            "events": [
+                {
+                    "at": format_offset(e.at),
+                    "what": e.what,
+                    "check": None if e.record is None else e.record.to_json(),
+                }
+                for e in self.events
+            ],
+        }
+
+
+@dataclass(frozen=True)
+class ScenarioResult:
+    """One scenario, every mode it ran in."""
+
+    scenario: Scenario
+    modes: tuple[ModeResult, ...]
+    seconds: float = 0.0
+    error: str | None = None  # the lab could not even be set up
+    responder_url: str | None = field(default=None, compare=False)
+
+    @property
+    def id(self) -> str:
+        return self.scenario.id
+
+    @property
+    def holds(self) -> bool:
+        return self.error is None and all(m.holds for m in self.modes)
+
+    def to_json(self) -> dict[str, Any]:
+        return {
+            "id": self.scenario.id,
+            "title": self.scenario.title,
+            "path": str(self.scenario.path),
+            "tags": list(self.scenario.tags),
+            "holds": self.holds,
+            "error": self.error,
+            "seconds": round(self.seconds, 4),
+            "modes": [m.to_json() for m in self.modes],
+        }
+
+
+def run_mode(lab: ScenarioLab, cc_on: bool) -> ModeResult:
+    """The ``[[expect]]`` checks at t0, then the timeline, in one mode."""
+    started = time.perf_counter()
+    session = lab.session(cc_on)
+    expectations: list[Expectation] = []
+    events: list[TimelineEvent] = []
+    try:
+        for index, expect in enumerate(lab.scenario.expects):
+            record = session.check(expect.cert, "connect")
+            outcome = ConnectionOutcome.ALLOWED if record.allowed else ConnectionOutcome.REFUSED
+            actual = Actual(record, connection=outcome)
+            expectations.append(
+                Expectation(
+                    f"expect[{index}]",
+                    dt.timedelta(0),
+                    expect,
+                    actual,
+                    compare(expect, actual, cc_on),
+                )
+            )
+        if lab.scenario.steps:
+            checked, events = run_timeline(lab.scenario, session)
+            expectations.extend(checked)
+    except Exception as exc:  # reported as this mode's failure, the run goes on
+        return ModeResult(
+            cc_on,
+            tuple(expectations),
+            tuple(events),
+            error=f"{type(exc).__name__}: {exc} (at {format_offset(session.at)})",
+            seconds=time.perf_counter() - started,
+        )
+    return ModeResult(
+        cc_on, tuple(expectations), tuple(events), seconds=time.perf_counter() - started
+    )
+
+
+def run_scenario(
+    scenario: Scenario, *, stop: Callable[[ScenarioLab], None] | None = None
+) -> ScenarioResult:
+    """Run ``scenario`` in every mode it names; ``stop`` closes the lab (default: now)."""
+    started = time.perf_counter()
+    try:
+        lab = ScenarioLab(scenario)
+    except Exception as exc:  # reported as the scenario's failure
+        return ScenarioResult(
+            scenario, (), time.perf_counter() - started, error=f"{type(exc).__name__}: {exc}"
+        )
+    try:
+        modes = tuple(run_mode(lab, cc_on) for cc_on in scenario.client.modes())
+    finally:
+        (stop or ScenarioLab.close)(lab)
+    return ScenarioResult(scenario, modes, time.perf_counter() - started, responder_url=lab.url)
+
+
+class _Closer:
+    """Stops servers on background threads: a werkzeug shutdown waits up to its poll interval."""
+
+    def __init__(self) -> None:
+        self._threads: list[threading.Thread] = []
+
+    def __call__(self, lab: ScenarioLab) -> None:
+        thread = threading.Thread(target=lab.close, name="stop-responder", daemon=True)
+        thread.start()
+        self._threads.append(thread)
+
+    def join(self) -> None:
+        for thread in self._threads:
+            thread.join(timeout=10)
+
+
+@contextlib.contextmanager
+def _closer() -> Iterator[_Closer]:
+    closer = _Closer()
+    try:
+        yield closer
+    finally:
+        closer.join()
+
+
+def run_scenarios(
+    scenarios: Sequence[Scenario],
+    *,
+    jobs: int = 1,
+    on_start: Callable[[Scenario], None] | None = None,
+    on_result: Callable[[ScenarioResult], None] | None = None,
+) -> list[ScenarioResult]:
+    """Run every scenario (``jobs`` at a time, each with its own server); results in order."""
+    with _closer() as closer:
+
+        def one(scenario: Scenario) -> ScenarioResult:
+            if on_start is not None:
+                on_start(scenario)
+            result = run_scenario(scenario, stop=closer)
+            if on_result is not None:
+                on_result(result)
+            return result
+
+        if jobs <= 1:
+            return [one(s) for s in scenarios]
+        with ThreadPoolExecutor(max_workers=jobs, thread_name_prefix="scenario") as pool:
+            return list(pool.map(one, scenarios))
+
+
+def all_hold(results: Iterable[ScenarioResult]) -> bool:
+    """Whether every expectation of every scenario held."""
+    return all(r.holds for r in results)
