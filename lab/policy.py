@@ -80,7 +80,7 @@ TABLE: tuple[PolicyRow, ...] = (
         Outcome.UNKNOWN,
         Cell.REFUSED,
         Cell.ALLOWED,
-        "a signed unknown: Common Criteria refuses what the responder does not vouch for",
+        "a signed unknown: the responder does not know it; Common Criteria ON refuses, OFF allows",
     ),
     PolicyRow(
         Outcome.ERROR,

@@ -84,7 +84,14 @@ def failure_details(expectation: Expectation) -> str:
 
 
 def _mode_problems(mode: ModeResult) -> list[str]:
-    problems = [failure_message(e) for e in mode.expectations if not e.holds]
+    """Each failed expectation: what differed, then the evidence that led there."""
+    problems = []
+    for expectation in mode.expectations:
+        if not expectation.holds:
+            problems += [
+                failure_message(expectation),
+                f"  evidence: {expectation.actual.summary()}",
+            ]
     if mode.error:
         problems.append(f"could not run: {mode.error}")
     return problems
