@@ -13,7 +13,8 @@ Every failure inside the pipeline is a :class:`CheckFailure` carrying an
 from __future__ import annotations
 
 import datetime as dt
-from dataclasses import dataclass, field, replace
+from collections.abc import Callable
+from dataclasses import MISSING, dataclass, field, fields, replace
 from enum import StrEnum
 from typing import Any
 
@@ -28,6 +29,7 @@ __all__ = [
     "StepOutcome",
     "TrustedBy",
     "error_evidence",
+    "new_evidence",
 ]
 
 
@@ -96,16 +98,62 @@ class StepOutcome(StrEnum):
     SKIP = "skip"
 
 
-@dataclass(frozen=True)
+@dataclass(frozen=True, eq=False)
 class Step:
-    """One step of the revocation model and what it found, for a person to read."""
+    """One step of the revocation model and what it found, for a person to read.
+
+    :meth:`deferred` makes a step whose ``detail`` is written only when read:
+    the validator records every step of every check, and most checks are
+    never explained to anyone. Both kinds compare and hash by their content.
+    """
 
     name: str  # uri, request, transport, response, signer, cert-id, freshness, nonce, …
     outcome: StepOutcome
     detail: str
 
+    @staticmethod
+    def deferred(name: str, outcome: StepOutcome, render: Callable[[], str]) -> Step:
+        """A step whose detail is ``render()``, called once, when first read."""
+        return _DeferredStep(name, outcome, None, render)
+
     def to_json(self) -> dict[str, str]:
         return {"step": self.name, "outcome": self.outcome.value, "detail": self.detail}
+
+    def __eq__(self, other: object) -> bool:
+        if not isinstance(other, Step):
+            return NotImplemented
+        return (self.name, self.outcome, self.detail) == (other.name, other.outcome, other.detail)
+
+    def __hash__(self) -> int:
+        return hash((self.name, self.outcome, self.detail))
+
+
+class _DeferredStep(Step):
+    """A :class:`Step` holding how to write its detail until someone reads it."""
+
+    def __init__(
+        self,
+        name: str,
+        outcome: StepOutcome,
+        detail: str | None = None,
+        render: Callable[[], str] | None = None,
+    ) -> None:
+        state = self.__dict__  # frozen: written once, here
+        state["name"] = name
+        state["outcome"] = outcome
+        state["_detail"] = detail
+        state["_render"] = render
+
+    @property
+    def detail(self) -> str:
+        state = self.__dict__
+        text: str | None = state.get("_detail")
+        if text is None:
+            text = state["_detail"] = state["_render"]()
+        return text
+
+    def __repr__(self) -> str:
+        return f"Step(name={self.name!r}, outcome={self.outcome!r}, detail={self.detail!r})"
 
 
 class CheckFailure(Exception):
@@ -180,6 +228,26 @@ class Evidence:
             "warnings": list(self.warnings),
             "steps": [s.to_json() for s in self.steps],
         }
+
+
+#: Every field's default, for :func:`new_evidence`.
+_EVIDENCE_DEFAULTS: dict[str, Any] = {
+    f.name: f.default for f in fields(Evidence) if f.default is not MISSING
+}
+
+
+def new_evidence(values: dict[str, Any]) -> Evidence:
+    """``Evidence(**values)`` for the validator's hot path.
+
+    The frozen dataclass's ``__init__`` sets its 21 fields one
+    ``object.__setattr__`` at a time; this writes them at once. ``values``
+    must name ``status`` and only fields of :class:`Evidence`.
+    """
+    evidence = object.__new__(Evidence)
+    state = evidence.__dict__
+    state.update(_EVIDENCE_DEFAULTS)
+    state.update(values)
+    return evidence
 
 
 def error_evidence(code: ErrorCode, message: str, **fields: Any) -> Evidence:

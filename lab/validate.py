@@ -27,10 +27,13 @@ code, turned into evidence once, at the end.
 
 from __future__ import annotations
 
+import contextlib
 import datetime as dt
 import functools
+import hashlib
 from collections.abc import Callable, Iterable
-from dataclasses import dataclass, field, replace
+from dataclasses import dataclass, field
+from typing import NamedTuple, TypeVar
 
 from asn1crypto import core as asn1_core
 from asn1crypto import ocsp as asn1_ocsp
@@ -39,6 +42,7 @@ from cryptography import x509
 from cryptography.exceptions import InvalidSignature, UnsupportedAlgorithm
 from cryptography.hazmat.primitives import hashes, serialization
 from cryptography.hazmat.primitives.asymmetric import ec, ed448, ed25519, padding, rsa
+from cryptography.hazmat.primitives.asymmetric.types import CertificatePublicKeyTypes
 from cryptography.x509 import ocsp
 from cryptography.x509.oid import ExtendedKeyUsageOID, SignatureAlgorithmOID
 
@@ -52,10 +56,11 @@ from lab.evidence import (
     Step,
     StepOutcome,
     TrustedBy,
+    new_evidence,
 )
 from lab.ocsp_request import RequestedCertID
 from lab.settings import Delegation
-from pki.certid import CERTID_HASHES, issuer_key_hash, issuer_name_hash
+from pki.certid import CERTID_HASHES, issuer_key_hash
 from pki.spec import REASONS
 
 __all__ = [
@@ -64,6 +69,7 @@ __all__ = [
     "SingleResponse",
     "ValidationOptions",
     "cert_validity",
+    "clear_memos",
     "explain_unverified",
     "parse_response",
     "parse_response_asn1",
@@ -145,6 +151,11 @@ class CheckContext:
     trust: tuple[x509.Certificate, ...] = ()
     path: tuple[x509.Certificate, ...] = ()
     options: ValidationOptions = field(default_factory=ValidationOptions)
+
+    @functools.cached_property
+    def _prepared(self) -> _Prepared:
+        """The facts of ``cert``, ``issuer``, ``path`` and ``trust``, looked up once."""
+        return _prepare(self)
 
 
 # ---- parsing ------------------------------------------------------------------------------
@@ -284,15 +295,24 @@ def parse_response(der: bytes) -> ParsedResponse:
     structure RFC 6960 allows. Both give the same :class:`ParsedResponse`
     (``tests/test_validator_parse.py`` holds them to it).
     """
-    try:
-        return _parse_fast(der)
-    except Exception:  # not the common shape: asn1crypto decides
-        pass
-    return parse_response_asn1(der)
+    return _read(der)[0]
 
 
 def parse_response_asn1(der: bytes) -> ParsedResponse:
     """:func:`parse_response` with asn1crypto only (every structure RFC 6960 allows)."""
+    return _read_asn1(der)[0]
+
+
+def _read(der: bytes) -> tuple[ParsedResponse, tuple[_Facts, ...]]:
+    """The response and the facts of its readable embedded certificates, in order."""
+    try:
+        return _parse_fast(der)
+    except Exception:  # not the common shape: asn1crypto decides
+        pass
+    return _read_asn1(der)
+
+
+def _read_asn1(der: bytes) -> tuple[ParsedResponse, tuple[_Facts, ...]]:
     try:
         return _parse(der)
     except CheckFailure:
@@ -325,17 +345,8 @@ _CERT_STATUS = {
     ocsp.OCSPCertStatus.REVOKED: CertStatus.REVOKED,
     ocsp.OCSPCertStatus.UNKNOWN: CertStatus.UNKNOWN,
 }
-
-
-@functools.lru_cache(maxsize=4096)
-def _readable(cert: x509.Certificate) -> bool:
-    """cryptography parses lazily: touch now what the signer search reads later."""
-    try:
-        cert.public_key()
-        _ = cert.extensions, cert.subject, cert.issuer, cert.not_valid_after_utc
-    except (ValueError, UnsupportedAlgorithm):
-        return False
-    return True
+_SUCCESSFUL = ocsp.OCSPResponseStatus.SUCCESSFUL
+_REVOKED = ocsp.OCSPCertStatus.REVOKED
 
 
 def _fast_extensions(extensions: x509.Extensions) -> list[tuple[str, bool, bytes]]:
@@ -352,16 +363,57 @@ def _fast_extensions(extensions: x509.Extensions) -> list[tuple[str, bool, bytes
     return out
 
 
-def _parse_fast(der: bytes) -> ParsedResponse:
+def _tlv(der: bytes, pos: int, tag: int) -> tuple[int, int]:
+    """(start of the contents, end) of the DER element at ``pos``, which must be ``tag``."""
+    if der[pos] != tag:
+        raise ValueError(f"expected tag {tag:#x} at {pos}")
+    length = der[pos + 1]
+    pos += 2
+    if length & 0x80:
+        count = length & 0x7F
+        length = int.from_bytes(der[pos : pos + count], "big")
+        pos += count
+    return pos, pos + length
+
+
+def _basic_slices(der: bytes) -> tuple[bytes, list[bytes]]:
+    """tbsResponseData and each embedded certificate, exactly as received (RFC 6960 4.2.1).
+
+    Only for bytes cryptography has already read as a strict-DER
+    OCSPResponse carrying a BasicOCSPResponse: this walks known ground.
+    """
+    start, _ = _tlv(der, 0, 0x30)  # OCSPResponse
+    _, pos = _tlv(der, start, 0x0A)  # responseStatus
+    start, _ = _tlv(der, pos, 0xA0)  # [0] EXPLICIT responseBytes
+    start, _ = _tlv(der, start, 0x30)  # ResponseBytes
+    _, pos = _tlv(der, start, 0x06)  # responseType
+    start, _ = _tlv(der, pos, 0x04)  # response
+    start, end = _tlv(der, start, 0x30)  # BasicOCSPResponse
+    _, tbs_end = _tlv(der, start, 0x30)  # tbsResponseData
+    tbs = der[start:tbs_end]
+    _, pos = _tlv(der, tbs_end, 0x30)  # signatureAlgorithm
+    _, pos = _tlv(der, pos, 0x03)  # signature
+    certs = []
+    if pos < end:
+        start, _ = _tlv(der, pos, 0xA0)  # [0] EXPLICIT certs
+        pos, certs_end = _tlv(der, start, 0x30)
+        while pos < certs_end:
+            _, cert_end = _tlv(der, pos, 0x30)
+            certs.append(der[pos:cert_end])
+            pos = cert_end
+    return tbs, certs
+
+
+def _parse_fast(der: bytes) -> tuple[ParsedResponse, tuple[_Facts, ...]]:
     """The common shape, read by cryptography; raises on anything else (then asn1crypto)."""
     response = ocsp.load_der_ocsp_response(der)
-    if response.response_status is not ocsp.OCSPResponseStatus.SUCCESSFUL:
-        return ParsedResponse(status_code=response.response_status.value)
+    status = response.response_status
+    if status is not _SUCCESSFUL:
+        return ParsedResponse(status_code=status.value), ()
     singles = list(response.responses)
     if len(singles) != 1:
         raise ValueError("several SingleResponses: their extensions need asn1crypto")
     algorithm_oid = response.signature_algorithm_oid
-    signature_hash = response.signature_hash_algorithm
     if algorithm_oid in _ECDSA_OIDS:
         signature_algo = "ecdsa"
     elif algorithm_oid in _RSA_OIDS:
@@ -370,24 +422,29 @@ def _parse_fast(der: bytes) -> ParsedResponse:
         signature_algo = "ed25519"
     else:
         raise ValueError("an uncommon signature algorithm: asn1crypto reads it")
-    certs = list(response.certificates)
-    if not all(_readable(c) for c in certs):
-        raise ValueError("an unreadable embedded certificate: asn1crypto skips it")
+    signature_hash = response.signature_hash_algorithm
+    tbs_der, cert_ders = _basic_slices(der)
+    embedded = tuple(_facts_from_der(c) for c in cert_ders)
+    for facts in embedded:
+        if not facts.readable():
+            raise ValueError("an unreadable embedded certificate: asn1crypto skips it")
     single = singles[0]
     reason = None
-    if single.certificate_status is ocsp.OCSPCertStatus.REVOKED and single.revocation_reason:
+    if single.certificate_status is _REVOKED and single.revocation_reason:
         reason = single.revocation_reason.value
     single_extensions = _fast_extensions(response.single_extensions)
     extensions = _fast_extensions(response.extensions)
     nonce = next((v for oid, _, v in extensions if oid == _NONCE), None)
-    if response.responder_key_hash is not None:
-        rid_kind, rid_value = "by_key", response.responder_key_hash
-        rid_text = "byKey " + rid_value.hex().upper()
+    key_hash = response.responder_key_hash
+    if key_hash is not None:
+        rid_kind, rid_value = "by_key", key_hash
+        rid_text = "byKey " + key_hash.hex().upper()
     else:
-        assert response.responder_name is not None
-        rid_kind, rid_value = "by_name", response.responder_name.public_bytes()
-        rid_text = "byName " + response.responder_name.rfc4514_string()
-    return ParsedResponse(
+        name = response.responder_name
+        assert name is not None
+        rid_kind, rid_value = "by_name", name.public_bytes()
+        rid_text = "byName " + name.rfc4514_string()
+    parsed = ParsedResponse(
         status_code=0,
         responder_id_kind=rid_kind,
         responder_id=rid_value,
@@ -413,11 +470,11 @@ def _parse_fast(der: bytes) -> ParsedResponse:
                 ),
             ),
         ),
-        tbs_der=response.tbs_response_bytes,
+        tbs_der=tbs_der,
         signature=response.signature,
         signature_algorithm=signature_algo,
         signature_hash=None if signature_hash is None else signature_hash.name,
-        certs=tuple(certs),
+        certs=tuple(f.cert for f in embedded),
         nonce=nonce,
         critical_extensions=tuple(
             oid
@@ -426,15 +483,16 @@ def _parse_fast(der: bytes) -> ParsedResponse:
         ),
         extensions=tuple(oid for oid, _, _ in extensions),
     )
+    return parsed, embedded
 
 
-def _parse(der: bytes) -> ParsedResponse:
+def _parse(der: bytes) -> tuple[ParsedResponse, tuple[_Facts, ...]]:
     if not der:
         raise CheckFailure(ErrorCode.MALFORMED_RESPONSE, "empty response body")
     response = asn1_ocsp.OCSPResponse.load(der, strict=True)
     status_code = _enumerated(response["response_status"])
     if status_code != 0:
-        return ParsedResponse(status_code=status_code)
+        return ParsedResponse(status_code=status_code), ()
     response_bytes = response["response_bytes"]
     if isinstance(response_bytes, asn1_core.Void):
         # RFC 6960 4.2.1: successful MUST carry responseBytes (mozilla: MALFORMED).
@@ -466,21 +524,21 @@ def _parse(der: bytes) -> ParsedResponse:
         salt = params["salt_length"].native
     else:
         signature_hash, salt = algorithm.hash_algo, None
-    certs: list[x509.Certificate] = []
+    embedded: list[_Facts] = []
     unreadable = 0
-    for embedded in basic["certs"] or []:
+    for cert in basic["certs"] or []:
         try:
-            cert = x509.load_der_x509_certificate(embedded.dump())
-        except ValueError:
-            cert = None
-        if cert is None or not _readable(cert):
+            facts = _facts_from_der(cert.dump())
+        except (ValueError, x509.InvalidVersion):
+            facts = None
+        if facts is None or not facts.readable():
             unreadable += 1  # the certs field is not signed: an odd entry is skipped
             continue
-        certs.append(cert)
+        embedded.append(facts)
     extensions = _extensions(tbs["response_extensions"])
     nonce = next((_nonce_value(v) for oid, _, v in extensions if oid == _NONCE), None)
     singles = tuple(_single(s) for s in tbs["responses"])
-    return ParsedResponse(
+    parsed = ParsedResponse(
         status_code=0,
         responder_id_kind=responder_id.name,
         responder_id=rid_value,
@@ -492,7 +550,7 @@ def _parse(der: bytes) -> ParsedResponse:
         signature_algorithm=signature_algo,
         signature_hash=signature_hash,
         pss_salt_length=salt,
-        certs=tuple(certs),
+        certs=tuple(f.cert for f in embedded),
         unreadable_certs=unreadable,
         nonce=nonce,
         critical_extensions=tuple(
@@ -502,6 +560,7 @@ def _parse(der: bytes) -> ParsedResponse:
         ),
         extensions=tuple(oid for oid, _, _ in extensions),
     )
+    return parsed, tuple(embedded)
 
 
 # ---- certificates -------------------------------------------------------------------------
@@ -525,100 +584,274 @@ def subject_public_key_bits(cert: x509.Certificate) -> bytes:
     raise ValueError(f"no fast path for {type(key).__name__}")
 
 
-@functools.lru_cache(maxsize=4096)
-def _key_hash(cert: x509.Certificate, algorithm: str) -> bytes:
-    try:
-        return CERTID_HASHES[algorithm](subject_public_key_bits(cert)).digest()
-    except ValueError:
-        return issuer_key_hash(cert, algorithm)
-
-
-@functools.lru_cache(maxsize=4096)
-def _name_hash(cert: x509.Certificate, algorithm: str) -> bytes:
-    return issuer_name_hash(cert, algorithm)
-
-
-@functools.lru_cache(maxsize=4096)
-def _der(cert: x509.Certificate) -> bytes:
-    return cert.public_bytes(serialization.Encoding.DER)
-
-
-@functools.lru_cache(maxsize=4096)
-def _spki(cert: x509.Certificate) -> bytes:
-    return cert.public_key().public_bytes(
-        serialization.Encoding.DER, serialization.PublicFormat.SubjectPublicKeyInfo
-    )
-
-
-@functools.lru_cache(maxsize=4096)
-def _has_ocsp_signing(cert: x509.Certificate) -> bool:
-    try:
-        eku = cert.extensions.get_extension_for_class(x509.ExtendedKeyUsage).value
-    except x509.ExtensionNotFound:
-        return False
-    return ExtendedKeyUsageOID.OCSP_SIGNING in eku
-
-
-@functools.lru_cache(maxsize=4096)
-def _has_nocheck(cert: x509.Certificate) -> bool:
-    try:
-        cert.extensions.get_extension_for_class(x509.OCSPNoCheck)
-    except x509.ExtensionNotFound:
-        return False
-    return True
-
-
-@functools.lru_cache(maxsize=4096)
-def _same_subject(a: x509.Certificate, b: x509.Certificate) -> bool:
-    return a.subject == b.subject
-
-
-@functools.lru_cache(maxsize=4096)
-def _issued_directly_by(cert: x509.Certificate, ca: x509.Certificate) -> bool:
-    """RFC 6960 4.2.2.2: issuer name matches and the CA's key verifies the signature."""
-    try:
-        cert.verify_directly_issued_by(ca)
-    except (ValueError, TypeError, InvalidSignature, UnsupportedAlgorithm):
-        return False
-    return True
-
-
-@functools.lru_cache(maxsize=4096)
-def _subject(cert: x509.Certificate) -> str:
-    return cert.subject.rfc4514_string()
-
-
 def cert_validity(cert: x509.Certificate | None, now: dt.datetime) -> CertValidity:
     """The certificate's validity period at ``now`` (a policy row of its own)."""
     if cert is None:
         return CertValidity.VALID
-    if now < cert.not_valid_before_utc:
-        return CertValidity.NOT_YET_VALID
-    if now > cert.not_valid_after_utc:
-        return CertValidity.EXPIRED
-    return CertValidity.VALID
+    return _facts(cert).validity(now)
 
 
-def _valid_at(cert: x509.Certificate, now: dt.datetime) -> bool:
-    return cert_validity(cert, now) is CertValidity.VALID
+class _Facts:
+    """What the checks read of one certificate, each worked out once, when first needed.
+
+    They are pure functions of the certificate's bytes, so a certificate seen
+    again (the same responder answering again) costs a dictionary look-up:
+    its subject, key, key and name hashes, EKU, nocheck, validity period,
+    SHA-256 fingerprint, and whether a given CA's key verifies its signature.
+    Nothing here depends on the response or the clock.
+    """
+
+    __slots__ = (
+        "_asn1_subject",
+        "_certid",
+        "_issued_by",
+        "_key",
+        "_name",
+        "_nocheck",
+        "_ocsp_signing",
+        "_readable",
+        "_spki",
+        "_subject",
+        "_subject_der",
+        "_times",
+        "cert",
+        "der",
+        "fingerprint",
+    )
+
+    def __init__(self, cert: x509.Certificate, der: bytes) -> None:
+        self.cert = cert
+        self.der = der  # as received: the memo key, the trust-store comparison
+        self.fingerprint = hashlib.sha256(der).hexdigest()
+        self._readable: bool | None = None
+        self._key: CertificatePublicKeyTypes | None = None
+        self._spki: bytes | None = None
+        self._name: x509.Name | None = None
+        self._subject: str | None = None
+        self._subject_der: bytes | None = None
+        self._asn1_subject: asn1_x509.Name | None = None
+        self._certid: dict[str, tuple[bytes, bytes]] = {}
+        self._issued_by: dict[bytes, bool] = {}
+        self._ocsp_signing: bool | None = None
+        self._nocheck: bool | None = None
+        self._times: tuple[dt.datetime, dt.datetime] | None = None
+
+    def readable(self) -> bool:
+        """cryptography parses lazily: touch now what the signer search reads later."""
+        if self._readable is None:
+            cert = self.cert
+            try:
+                cert.public_key()
+                self._name = cert.subject  # a new Name at each read: keep this one
+                _ = cert.extensions, cert.issuer, cert.not_valid_after_utc
+            except (ValueError, UnsupportedAlgorithm):
+                self._readable = False
+            else:
+                self._readable = True
+        return self._readable
+
+    def key(self) -> CertificatePublicKeyTypes:
+        if self._key is None:
+            self._key = self.cert.public_key()
+        return self._key
+
+    def spki(self) -> bytes:
+        if self._spki is None:
+            self._spki = self.key().public_bytes(
+                serialization.Encoding.DER, serialization.PublicFormat.SubjectPublicKeyInfo
+            )
+        return self._spki
+
+    def name(self) -> x509.Name:
+        if self._name is None:
+            self._name = self.cert.subject
+        return self._name
+
+    def subject(self) -> str:
+        if self._subject is None:
+            self._subject = self.name().rfc4514_string()
+        return self._subject
+
+    def subject_der(self) -> bytes:
+        if self._subject_der is None:
+            self._subject_der = self.name().public_bytes()
+        return self._subject_der
+
+    def asn1_subject(self) -> asn1_x509.Name:
+        if self._asn1_subject is None:
+            self._asn1_subject = asn1_x509.Name.load(self.subject_der())
+        return self._asn1_subject
+
+    def same_subject(self, other: _Facts) -> bool:
+        return self.subject_der() == other.subject_der() or self.name() == other.name()
+
+    def certid_hashes(self, algorithm: str) -> tuple[bytes, bytes]:
+        """(issuerNameHash, issuerKeyHash) of this certificate as a CertID's issuer.
+
+        ``algorithm`` must be one of :data:`~pki.certid.CERTID_HASHES`.
+        """
+        hashes_ = self._certid.get(algorithm)
+        if hashes_ is None:
+            digest = CERTID_HASHES[algorithm]
+            try:
+                key_hash = digest(subject_public_key_bits(self.cert)).digest()
+            except ValueError:
+                key_hash = issuer_key_hash(self.cert, algorithm)
+            hashes_ = self._certid[algorithm] = (digest(self.subject_der()).digest(), key_hash)
+        return hashes_
+
+    def key_sha1(self) -> bytes:
+        """RFC 6960 4.2.2.3 ResponderID byKey: SHA-1 of the subjectPublicKey BIT STRING value."""
+        return self.certid_hashes("sha1")[1]
+
+    def ocsp_signing(self) -> bool:
+        if self._ocsp_signing is None:
+            try:
+                eku = self.cert.extensions.get_extension_for_class(x509.ExtendedKeyUsage).value
+            except x509.ExtensionNotFound:
+                self._ocsp_signing = False
+            else:
+                self._ocsp_signing = ExtendedKeyUsageOID.OCSP_SIGNING in eku
+        return self._ocsp_signing
+
+    def nocheck(self) -> bool:
+        if self._nocheck is None:
+            try:
+                self.cert.extensions.get_extension_for_class(x509.OCSPNoCheck)
+            except x509.ExtensionNotFound:
+                self._nocheck = False
+            else:
+                self._nocheck = True
+        return self._nocheck
+
+    def validity(self, now: dt.datetime) -> CertValidity:
+        if self._times is None:
+            self._times = (self.cert.not_valid_before_utc, self.cert.not_valid_after_utc)
+        not_before, not_after = self._times
+        if now < not_before:
+            return CertValidity.NOT_YET_VALID
+        if now > not_after:
+            return CertValidity.EXPIRED
+        return CertValidity.VALID
+
+    def valid_at(self, now: dt.datetime) -> bool:
+        return self.validity(now) is CertValidity.VALID
+
+    def issued_directly_by(self, ca: _Facts) -> bool:
+        """RFC 6960 4.2.2.2: issuer name matches and the CA's key verifies the signature."""
+        verified = self._issued_by.get(ca.der)
+        if verified is None:
+            try:
+                self.cert.verify_directly_issued_by(ca.cert)
+            except (ValueError, TypeError, InvalidSignature, UnsupportedAlgorithm):
+                verified = False
+            else:
+                verified = True
+            self._issued_by[ca.der] = verified
+        return verified
+
+
+#: Facts by certificate bytes (embedded certificates) and by certificate object (the
+#: context's); bounded, oldest first out. Safe under threads: a race computes twice.
+_MEMO_SIZE = 4096
+_K = TypeVar("_K")
+_BY_DER: dict[bytes, _Facts] = {}
+_BY_CERT: dict[x509.Certificate, _Facts] = {}
+
+
+def _remember(memo: dict[_K, _Facts], key: _K, facts: _Facts) -> _Facts:
+    if len(memo) >= _MEMO_SIZE:
+        with contextlib.suppress(StopIteration, KeyError, RuntimeError):
+            del memo[next(iter(memo))]
+    memo[key] = facts
+    return facts
+
+
+def _facts_from_der(der: bytes) -> _Facts:
+    """Facts of the certificate ``der``; ValueError if cryptography cannot read it."""
+    facts = _BY_DER.get(der)
+    if facts is None:
+        facts = _remember(_BY_DER, der, _Facts(x509.load_der_x509_certificate(der), der))
+    return facts
+
+
+def _facts(cert: x509.Certificate) -> _Facts:
+    facts = _BY_CERT.get(cert)
+    if facts is None:
+        der = cert.public_bytes(serialization.Encoding.DER)
+        facts = _BY_DER.get(der) or _remember(_BY_DER, der, _Facts(cert, der))
+        _remember(_BY_CERT, cert, facts)
+    return facts
+
+
+def clear_memos() -> None:
+    """Forget every certificate fact (benchmarks of a first-time check; tests)."""
+    _BY_DER.clear()
+    _BY_CERT.clear()
+
+
+@dataclass(frozen=True)
+class _Prepared:
+    """What a :class:`CheckContext` contributes to every check made with it, read once."""
+
+    cert: _Facts | None
+    issuer: _Facts | None
+    delegators: tuple[_Facts, ...]  # CAs whose direct delegation DTM accepts
+    known: tuple[_Facts, ...]  # issuer, path, trust: signer candidates after the embedded
+    trust_der: frozenset[bytes]
+    serial: int | None  # the serial asked about, if known
+    subject: str | None
+
+
+def _prepare(ctx: CheckContext) -> _Prepared:
+    cert = None if ctx.cert is None else _facts(ctx.cert)
+    issuer = None if ctx.issuer is None else _facts(ctx.issuer)
+    path = tuple(_facts(c) for c in ctx.path)
+    trust = tuple(_facts(c) for c in ctx.trust)
+    delegators: tuple[_Facts, ...] = ()
+    if issuer is not None:
+        delegators = (issuer,)
+        if ctx.options.delegation is Delegation.ANY_CA:
+            delegators += tuple(c for c in path if c.der != issuer.der)
+    if ctx.cert is not None:
+        serial: int | None = ctx.cert.serial_number
+    else:
+        serial = ctx.requested.serial if ctx.requested else None
+    return _Prepared(
+        cert=cert,
+        issuer=issuer,
+        delegators=delegators,
+        known=(*([issuer] if issuer else []), *path, *trust),
+        trust_der=frozenset(t.der for t in trust),
+        serial=serial,
+        subject=None if cert is None else cert.subject(),
+    )
 
 
 # ---- signature ----------------------------------------------------------------------------
 
+_HASH_OBJECTS = {name: cls() for name, cls in _SIGNATURE_HASHES.items()}
+_ECDSA = {name: ec.ECDSA(hash_) for name, hash_ in _HASH_OBJECTS.items()}
+_PKCS1 = padding.PKCS1v15()
 
-def _signature_verifies(parsed: ParsedResponse, signer: x509.Certificate) -> bool:
+
+def _signature_verifies(parsed: ParsedResponse, signer: _Facts) -> bool:
     """The response signature over tbsResponseData, with the signer's key (RFC 6960 3.2 item 2)."""
-    key = signer.public_key()
-    algo = parsed.signature_algorithm
-    hash_class = _SIGNATURE_HASHES.get(parsed.signature_hash or "")
     try:
-        if algo == "ecdsa" and isinstance(key, ec.EllipticCurvePublicKey) and hash_class:
-            key.verify(parsed.signature, parsed.tbs_der, ec.ECDSA(hash_class()))
-        elif algo == "rsassa_pkcs1v15" and isinstance(key, rsa.RSAPublicKey) and hash_class:
-            key.verify(parsed.signature, parsed.tbs_der, padding.PKCS1v15(), hash_class())
-        elif algo == "rsassa_pss" and isinstance(key, rsa.RSAPublicKey) and hash_class:
-            pss = padding.PSS(padding.MGF1(hash_class()), parsed.pss_salt_length or 20)
-            key.verify(parsed.signature, parsed.tbs_der, pss, hash_class())
+        key = signer.key()
+    except (ValueError, UnsupportedAlgorithm):
+        return False
+    algo = parsed.signature_algorithm
+    hash_name = parsed.signature_hash or ""
+    hash_ = _HASH_OBJECTS.get(hash_name)
+    try:
+        if algo == "ecdsa" and isinstance(key, ec.EllipticCurvePublicKey) and hash_:
+            key.verify(parsed.signature, parsed.tbs_der, _ECDSA[hash_name])
+        elif algo == "rsassa_pkcs1v15" and isinstance(key, rsa.RSAPublicKey) and hash_:
+            key.verify(parsed.signature, parsed.tbs_der, _PKCS1, hash_)
+        elif algo == "rsassa_pss" and isinstance(key, rsa.RSAPublicKey) and hash_:
+            pss = padding.PSS(padding.MGF1(hash_), parsed.pss_salt_length or 20)
+            key.verify(parsed.signature, parsed.tbs_der, pss, hash_)
         elif (algo == "ed25519" and isinstance(key, ed25519.Ed25519PublicKey)) or (
             algo == "ed448" and isinstance(key, ed448.Ed448PublicKey)
         ):
@@ -631,93 +864,95 @@ def _signature_verifies(parsed: ParsedResponse, signer: x509.Certificate) -> boo
     return True
 
 
-@functools.lru_cache(maxsize=4096)
-def _asn1_subject(cert: x509.Certificate) -> asn1_x509.Name:
-    return asn1_x509.Name.load(cert.subject.public_bytes())
+@functools.lru_cache(maxsize=256)
+def _asn1_name(der: bytes) -> asn1_x509.Name:
+    return asn1_x509.Name.load(der)
 
 
-def _responder_id_matches(parsed: ParsedResponse, cert: x509.Certificate) -> bool:
+def _responder_id_matches(parsed: ParsedResponse, cert: _Facts) -> bool:
     """RFC 6960 4.2.2.3: byKey is SHA-1 of the subjectPublicKey BIT STRING value.
 
     byName compares names as RFC 5280 7.1 does (asn1crypto normalises string
     types and case), not byte for byte: OpenSSL re-encodes the name it puts there.
     """
     if parsed.responder_id_kind == "by_key":
-        return _key_hash(cert, "sha1") == parsed.responder_id
-    if cert.subject.public_bytes() == parsed.responder_id:
+        return cert.key_sha1() == parsed.responder_id
+    if cert.subject_der() == parsed.responder_id:
         return True
-    return bool(_asn1_subject(cert) == asn1_x509.Name.load(parsed.responder_id))
+    return bool(cert.asn1_subject() == _asn1_name(parsed.responder_id))
 
 
-@dataclass(frozen=True)
-class _Accepted:
-    signer: x509.Certificate
+class _Accepted(NamedTuple):
+    signer: _Facts
     model: TrustedBy
     delegated: bool
     how: str
     warnings: tuple[str, ...] = ()
 
 
-def _unique(certs: Iterable[x509.Certificate]) -> list[x509.Certificate]:
+def _unique(certs: Iterable[_Facts]) -> list[_Facts]:
     seen: set[bytes] = set()
     out = []
     for cert in certs:
-        der = _der(cert)
-        if der not in seen:
-            seen.add(der)
+        if cert.der not in seen:
+            seen.add(cert.der)
             out.append(cert)
     return out
 
 
 def _dtm_reason(
-    signer: x509.Certificate, ctx: CheckContext
+    signer: _Facts, prep: _Prepared, ctx: CheckContext
 ) -> tuple[str | None, bool, tuple[str, ...]]:
     """(why DTM refuses ``signer`` or None, delegated?, warnings)."""
-    issuer = ctx.issuer
+    issuer = prep.issuer
     if issuer is None:
         return "no issuing CA given", False, ()
     # RFC 6960 4.2.2.2 case 1: the CA that issued the certificate in question.
-    if _spki(signer) == _spki(issuer) and _same_subject(signer, issuer):
+    if signer.spki() == issuer.spki() and signer.same_subject(issuer):
         return None, False, ()
-    delegators = [issuer]
-    if ctx.options.delegation is Delegation.ANY_CA:
-        delegators += [c for c in ctx.path if c is not issuer]
     # Case 3: a CA Designated Responder, issued directly by that CA (same key).
-    for ca in delegators:
-        if not _issued_directly_by(signer, ca):  # issuer name and the CA's signature
+    for ca in prep.delegators:
+        if not signer.issued_directly_by(ca):  # issuer name and the CA's signature
             continue
-        if not _has_ocsp_signing(signer):
-            return f"{_subject(signer)} has no id-kp-OCSPSigning EKU", True, ()
-        if not _valid_at(signer, ctx.now):
-            return f"{_subject(signer)} is outside its validity period", True, ()
+        if not signer.ocsp_signing():
+            return f"{signer.subject()} has no id-kp-OCSPSigning EKU", True, ()
+        if not signer.valid_at(ctx.now):
+            return f"{signer.subject()} is outside its validity period", True, ()
         warnings: tuple[str, ...] = ()
-        if not _has_nocheck(signer):
+        if not signer.nocheck():
             warnings = (
-                f"delegated responder {_subject(signer)} has no id-pkix-ocsp-nocheck "
+                f"delegated responder {signer.subject()} has no id-pkix-ocsp-nocheck "
                 "(RFC 6960 4.2.2.2.1); its own revocation is not checked",
             )
         return None, True, warnings
     scope = "a CA of the path" if ctx.options.delegation is Delegation.ANY_CA else "the issuing CA"
-    return f"{_subject(signer)} is neither the issuing CA nor issued directly by {scope}", True, ()
+    return f"{signer.subject()} is neither the issuing CA nor issued directly by {scope}", True, ()
 
 
-def _trp_reason(signer: x509.Certificate, ctx: CheckContext) -> str | None:
+def _trp_reason(signer: _Facts, prep: _Prepared, ctx: CheckContext) -> str | None:
     """Why TRP refuses ``signer``, or None: exactly a trust-store cert, with EKU, valid now."""
-    if _der(signer) not in {_der(t) for t in ctx.trust}:
-        return f"{_subject(signer)} is not in the trust store"
-    if not _has_ocsp_signing(signer):
-        return f"{_subject(signer)} is in the trust store but has no id-kp-OCSPSigning EKU"
-    if not _valid_at(signer, ctx.now):
-        return f"{_subject(signer)} is in the trust store but outside its validity period"
+    if signer.der not in prep.trust_der:
+        return f"{signer.subject()} is not in the trust store"
+    if not signer.ocsp_signing():
+        return f"{signer.subject()} is in the trust store but has no id-kp-OCSPSigning EKU"
+    if not signer.valid_at(ctx.now):
+        return f"{signer.subject()} is in the trust store but outside its validity period"
     return None
 
 
-def _find_signer(parsed: ParsedResponse, ctx: CheckContext) -> _Accepted:
+_HOW = {
+    (TrustedBy.DTM, False): "the issuing CA itself",
+    (TrustedBy.DTM, True): "a delegated responder issued by the CA",
+    (TrustedBy.TRP, True): "a designated OCSP signing certificate of the trust store",
+    (TrustedBy.TRP, False): "a designated OCSP signing certificate of the trust store",
+}
+
+
+def _find_signer(
+    parsed: ParsedResponse, embedded: tuple[_Facts, ...], prep: _Prepared, ctx: CheckContext
+) -> _Accepted:
     """DTM first, then TRP (DESIGN.md step 4); CheckFailure when neither accepts."""
-    candidates = _unique(
-        [*parsed.certs, *([ctx.issuer] if ctx.issuer else []), *ctx.path, *ctx.trust]
-    )
-    named = [c for c in candidates if _responder_id_matches(parsed, c)]
+    named = [c for c in _unique((*embedded, *prep.known)) if _responder_id_matches(parsed, c)]
     if not named:
         raise CheckFailure(
             ErrorCode.SIGNER_NOT_AUTHORIZED,
@@ -729,26 +964,19 @@ def _find_signer(parsed: ParsedResponse, ctx: CheckContext) -> _Accepted:
     for model in (TrustedBy.DTM, TrustedBy.TRP):
         for signer in named:
             if model is TrustedBy.DTM:
-                why, delegated, warnings = _dtm_reason(signer, ctx)
+                why, delegated, warnings = _dtm_reason(signer, prep, ctx)
             else:
-                why, delegated, warnings = _trp_reason(signer, ctx), True, ()
+                why, delegated, warnings = _trp_reason(signer, prep, ctx), True, ()
             if why is not None:
                 refusals.append(f"{model.value}: {why}")
                 continue
             if not _signature_verifies(parsed, signer):
                 bad_signature = True
                 refusals.append(
-                    f"{model.value}: the signature does not verify with {_subject(signer)}'s key"
+                    f"{model.value}: the signature does not verify with {signer.subject()}'s key"
                 )
                 continue
-            how = (
-                "the issuing CA itself"
-                if not delegated
-                else "a delegated responder issued by the CA"
-                if model is TrustedBy.DTM
-                else "a designated OCSP signing certificate of the trust store"
-            )
-            return _Accepted(signer, model, delegated, how, warnings)
+            return _Accepted(signer, model, delegated, _HOW[model, delegated], warnings)
     # bad-signature only when no named certificate's key verifies the signature: if
     # an unauthorized one does (an impostor with a trusted name), the signer is the issue.
     if bad_signature and not any(_signature_verifies(parsed, c) for c in named):
@@ -759,11 +987,10 @@ def _find_signer(parsed: ParsedResponse, ctx: CheckContext) -> _Accepted:
 # ---- content ------------------------------------------------------------------------------
 
 
-def _matches(single: RequestedCertID, ctx: CheckContext) -> bool:
+def _matches(single: RequestedCertID, ctx: CheckContext, prep: _Prepared) -> bool:
     """RFC 6960 3.2 item 1: issuer name hash, issuer key hash and serial all match."""
     requested = ctx.requested
-    serial = ctx.cert.serial_number if ctx.cert else requested.serial if requested else None
-    if serial is not None and single.serial != serial:
+    if prep.serial is not None and single.serial != prep.serial:
         return False
     if (
         ctx.options.strict_cert_id
@@ -771,12 +998,11 @@ def _matches(single: RequestedCertID, ctx: CheckContext) -> bool:
         and single.hash_algorithm != requested.hash_algorithm
     ):
         return False
-    if ctx.issuer is not None:
+    if prep.issuer is not None:
         if single.hash_algorithm not in CERTID_HASHES:
             return False  # MD5 or an unknown hash: cannot be recomputed, so no match
-        return single.issuer_name_hash == _name_hash(
-            ctx.issuer, single.hash_algorithm
-        ) and single.issuer_key_hash == _key_hash(ctx.issuer, single.hash_algorithm)
+        name_hash, key_hash = prep.issuer.certid_hashes(single.hash_algorithm)
+        return single.issuer_name_hash == name_hash and single.issuer_key_hash == key_hash
     if requested is not None:  # inspect with a captured request but no issuer
         return (
             single.hash_algorithm == requested.hash_algorithm
@@ -790,50 +1016,33 @@ def _fmt(when: dt.datetime | None) -> str:
     return "none" if when is None else when.strftime("%Y-%m-%d %H:%M:%SZ")
 
 
-class _Recorder:
-    """Collects the steps of one validation."""
-
-    def __init__(self) -> None:
-        self.steps: list[Step] = []
-        self.warnings: list[str] = []
-
-    def step(self, name: str, outcome: StepOutcome, detail: str) -> None:
-        self.steps.append(Step(name, outcome, detail))
-
-    def warn(self, name: str, detail: str) -> None:
-        self.warnings.append(detail)
-        self.step(name, StepOutcome.WARN, detail)
+#: A step's detail, written when someone reads it (most checks are never explained).
+Render = Callable[[], str]
 
 
 def validate(der: bytes, ctx: CheckContext) -> Evidence:
     """Judge the OCSP response ``der`` for ``ctx``; never raises on hostile input."""
-    record = _Recorder()
-    base: dict[str, object] = {
-        "cert_validity": cert_validity(ctx.cert, ctx.now),
-        "subject": None if ctx.cert is None else _subject(ctx.cert),
-        "serial": ctx.cert.serial_number
-        if ctx.cert
-        else ctx.requested.serial
-        if ctx.requested
-        else None,
-    }
-    found: dict[str, object] = {}
+    prep = ctx._prepared
+    steps: list[Step] = []
+    warnings: list[str] = []
+    values: dict[str, object] = {}
     try:
-        evidence = _validate(der, ctx, record, found)
+        _validate(der, ctx, prep, steps, warnings, values)
     except CheckFailure as failure:
-        record.step(_FAILED_STEP.get(failure.code, "response"), StepOutcome.FAIL, failure.message)
-        evidence = Evidence(
-            status=CertStatus.ERROR,
-            error=failure.code,
-            message=failure.message,
-            **found,  # type: ignore[arg-type]
+        steps.append(
+            Step(_FAILED_STEP.get(failure.code, "response"), StepOutcome.FAIL, failure.message)
         )
-    return replace(
-        evidence,
-        **base,  # type: ignore[arg-type]
-        warnings=tuple(record.warnings),
-        steps=tuple(record.steps),
+        values["status"] = CertStatus.ERROR
+        values["error"] = failure.code
+        values["message"] = failure.message
+    values["cert_validity"] = (
+        CertValidity.VALID if prep.cert is None else prep.cert.validity(ctx.now)
     )
+    values["subject"] = prep.subject
+    values["serial"] = prep.serial
+    values["warnings"] = tuple(warnings)
+    values["steps"] = tuple(steps)
+    return new_evidence(values)
 
 
 _FAILED_STEP = {
@@ -846,13 +1055,25 @@ _FAILED_STEP = {
     ErrorCode.NONCE_MISMATCH: "nonce",
     ErrorCode.NONCE_MISSING: "nonce",
 }
+_PASS, _WARN = StepOutcome.PASS, StepOutcome.WARN
 
 
 def _validate(
-    der: bytes, ctx: CheckContext, record: _Recorder, found: dict[str, object]
-) -> Evidence:
+    der: bytes,
+    ctx: CheckContext,
+    prep: _Prepared,
+    steps: list[Step],
+    warnings: list[str],
+    found: dict[str, object],
+) -> None:
+    """Fill ``found`` with the evidence's fields; ``steps`` and ``warnings`` as it goes."""
+
+    def warn(name: str, detail: str) -> None:
+        warnings.append(detail)
+        steps.append(Step(name, _WARN, detail))
+
     # Step 1 — responseStatus (RFC 6960 2.3). Error statuses are unsigned: never a status.
-    parsed = parse_response(der)
+    parsed, embedded = _read(der)
     if parsed.status_code != 0:
         code = _STATUS_ERRORS.get(parsed.status_code)
         if code is None:  # 4 is unused, > 6 undefined: malformed (mozilla, BoringSSL)
@@ -860,73 +1081,66 @@ def _validate(
                 ErrorCode.MALFORMED_RESPONSE, f"responseStatus {parsed.status_code} is undefined"
             )
         raise CheckFailure(code, f"responseStatus {parsed.status_name} (unsigned, RFC 6960 2.3)")
-    found.update(
-        responder_id=parsed.responder_id_text,
-        produced_at=parsed.produced_at,
-    )
-    record.step(
-        "response",
-        StepOutcome.PASS,
-        f"successful, {len(parsed.singles)} SingleResponse(s), ResponderID "
-        f"{parsed.responder_id_text}, producedAt {_fmt(parsed.produced_at)}, "
-        f"{len(parsed.certs)} certificate(s) embedded",
-    )
+    found["responder_id"] = parsed.responder_id_text
+    found["produced_at"] = parsed.produced_at
+    steps.append(Step.deferred("response", _PASS, lambda: _response_detail(parsed)))
     if parsed.unreadable_certs:
-        record.warn(
-            "response", f"{parsed.unreadable_certs} embedded certificate(s) unreadable, ignored"
-        )
+        warn("response", f"{parsed.unreadable_certs} embedded certificate(s) unreadable, ignored")
 
     # Step 2 — who signed it: DTM, then TRP (RFC 6960 4.2.2.2).
-    accepted = _find_signer(parsed, ctx)
+    accepted = _find_signer(parsed, embedded, prep, ctx)
     signer = accepted.signer
-    found.update(
-        trusted_by=accepted.model,
-        signer_subject=_subject(signer),
-        signer_fingerprint=signer.fingerprint(hashes.SHA256()).hex(),
-        delegated_responder=accepted.delegated,
-    )
-    record.step(
-        "signer",
-        StepOutcome.PASS,
-        f"{accepted.model.value}: {_subject(signer)}, {accepted.how}; signature verifies",
+    subject = signer.subject()
+    model = accepted.model.value
+    found["trusted_by"] = accepted.model
+    found["signer_subject"] = subject
+    found["signer_fingerprint"] = signer.fingerprint
+    found["delegated_responder"] = accepted.delegated
+    steps.append(
+        Step.deferred(
+            "signer", _PASS, lambda: f"{model}: {subject}, {accepted.how}; signature verifies"
+        )
     )
     for warning in accepted.warnings:
-        record.warn("signer", warning)
+        warn("signer", warning)
 
     # Step 3 — content. A model accepted the signer: from here on failures are final.
-    record.step("extensions", StepOutcome.PASS, _check_extensions(parsed))
-    single, detail, warnings = _select(parsed, ctx)
-    found.update(
-        cert_id_hash=single.cert_id.hash_algorithm,
-        this_update=single.this_update,
-        next_update=single.next_update,
-    )
-    record.step("cert-id", StepOutcome.PASS, detail)
-    for warning in warnings:
-        record.warn("cert-id", warning)
-    record.step("freshness", StepOutcome.PASS, _check_freshness(single, ctx))
+    steps.append(Step.deferred("extensions", _PASS, _check_extensions(parsed)))
+    single, detail, cert_id_warnings = _select(parsed, ctx, prep)
+    found["cert_id_hash"] = single.cert_id.hash_algorithm
+    found["this_update"] = single.this_update
+    found["next_update"] = single.next_update
+    steps.append(Step.deferred("cert-id", _PASS, detail))
+    for warning in cert_id_warnings:
+        warn("cert-id", warning)
+    steps.append(Step.deferred("freshness", _PASS, _check_freshness(single, ctx)))
     try:
-        nonce, outcome, detail = _check_nonce(parsed, ctx)
+        nonce, outcome, nonce_detail = _check_nonce(parsed, ctx)
     except CheckFailure as failure:
         mismatch = failure.code is ErrorCode.NONCE_MISMATCH
         found["nonce"] = NonceState.MISMATCH if mismatch else NonceState.MISSING
         raise
-    if outcome is StepOutcome.WARN:
-        record.warn("nonce", detail)
+    if outcome is _WARN:
+        warn("nonce", nonce_detail)
     else:
-        record.step("nonce", outcome, detail)
-    record.step("cert-status", StepOutcome.PASS, _status_detail(single))
-    return Evidence(
-        status=single.status,
-        reason=single.reason,
-        revocation_time=single.revocation_time,
-        nonce=nonce,
-        message=f"{single.status.value}, signed by {_subject(signer)} ({accepted.model.value})",
-        **found,  # type: ignore[arg-type]
+        steps.append(Step("nonce", outcome, nonce_detail))
+    steps.append(Step.deferred("cert-status", _PASS, lambda: _status_detail(single)))
+    found["status"] = single.status
+    found["reason"] = single.reason
+    found["revocation_time"] = single.revocation_time
+    found["nonce"] = nonce
+    found["message"] = f"{single.status.value}, signed by {subject} ({model})"
+
+
+def _response_detail(parsed: ParsedResponse) -> str:
+    return (
+        f"successful, {len(parsed.singles)} SingleResponse(s), ResponderID "
+        f"{parsed.responder_id_text}, producedAt {_fmt(parsed.produced_at)}, "
+        f"{len(parsed.certs)} certificate(s) embedded"
     )
 
 
-def _check_extensions(parsed: ParsedResponse) -> str:
+def _check_extensions(parsed: ParsedResponse) -> Render:
     """RFC 6960 4.4 / RFC 5280 4.2: an unknown critical extension refuses the answer."""
     critical = list(parsed.critical_extensions)
     for single in parsed.singles:
@@ -937,12 +1151,16 @@ def _check_extensions(parsed: ParsedResponse) -> str:
             f"unknown critical extension(s) {', '.join(critical)} (RFC 6960 4.4)",
         )
     count = len(parsed.extensions)
-    return "no unknown critical extension" + (f" ({count} response extension(s))" if count else "")
+    return lambda: (
+        "no unknown critical extension" + (f" ({count} response extension(s))" if count else "")
+    )
 
 
-def _select(parsed: ParsedResponse, ctx: CheckContext) -> tuple[SingleResponse, str, list[str]]:
+def _select(
+    parsed: ParsedResponse, ctx: CheckContext, prep: _Prepared
+) -> tuple[SingleResponse, Render, list[str]]:
     """RFC 6960 3.2 item 1: the matching SingleResponses, worst first (revoked > unknown > good)."""
-    matching = [s for s in parsed.singles if _matches(s.cert_id, ctx)]
+    matching = [s for s in parsed.singles if _matches(s.cert_id, ctx, prep)]
     if not matching:
         asked = f"serial {_asked_serial(ctx)}"
         raise CheckFailure(
@@ -950,14 +1168,19 @@ def _select(parsed: ParsedResponse, ctx: CheckContext) -> tuple[SingleResponse, 
             f"none of the {len(parsed.singles)} SingleResponse(s) is for {asked} of this issuer"
             + (" with the request's hash (strict_cert_id)" if ctx.options.strict_cert_id else ""),
         )
-    single = min(matching, key=lambda s: _SEVERITY[s.status])
-    detail = (
-        f"{len(matching)} matching SingleResponse(s), CertID hash {single.cert_id.hash_algorithm}"
-    )
-    if ctx.issuer is None and ctx.requested is None:
-        detail += " (no issuer or request given: issuer hashes not checked)"
-    if ctx.cert is None and ctx.requested is None:
-        detail += " (no certificate or request given: serial not checked)"
+    single = matching[0] if len(matching) == 1 else min(matching, key=lambda s: _SEVERITY[s.status])
+
+    def detail() -> str:
+        text = (
+            f"{len(matching)} matching SingleResponse(s), "
+            f"CertID hash {single.cert_id.hash_algorithm}"
+        )
+        if ctx.issuer is None and ctx.requested is None:
+            text += " (no issuer or request given: issuer hashes not checked)"
+        if ctx.cert is None and ctx.requested is None:
+            text += " (no certificate or request given: serial not checked)"
+        return text
+
     warnings = []
     if ctx.requested and single.cert_id.hash_algorithm != ctx.requested.hash_algorithm:
         warnings.append(
@@ -967,31 +1190,32 @@ def _select(parsed: ParsedResponse, ctx: CheckContext) -> tuple[SingleResponse, 
     return single, detail, warnings
 
 
-def _check_freshness(single: SingleResponse, ctx: CheckContext) -> str:
+def _check_freshness(single: SingleResponse, ctx: CheckContext) -> Render:
     """RFC 6960 3.2 items 5–6 and 4.2.2.1, with the clock skew."""
     skew = ctx.options.clock_skew
-    if single.this_update > ctx.now + skew:
+    this_update, next_update = single.this_update, single.next_update
+    if this_update > ctx.now + skew:
         raise CheckFailure(
             ErrorCode.FUTURE_RESPONSE,
-            f"thisUpdate {_fmt(single.this_update)} is after now {_fmt(ctx.now)} + skew",
+            f"thisUpdate {_fmt(this_update)} is after now {_fmt(ctx.now)} + skew",
         )
-    if single.next_update is not None:
-        if single.next_update < single.this_update:
+    if next_update is not None:
+        if next_update < this_update:
             raise CheckFailure(ErrorCode.MALFORMED_RESPONSE, "nextUpdate is before thisUpdate")
-        if single.next_update < ctx.now - skew:
+        if next_update < ctx.now - skew:
             raise CheckFailure(
                 ErrorCode.STALE_RESPONSE,
-                f"nextUpdate {_fmt(single.next_update)} has passed (now {_fmt(ctx.now)})",
+                f"nextUpdate {_fmt(next_update)} has passed (now {_fmt(ctx.now)})",
             )
-        return f"thisUpdate {_fmt(single.this_update)}, nextUpdate {_fmt(single.next_update)}"
-    limit = single.this_update + ctx.options.max_age_without_next_update
+        return lambda: f"thisUpdate {_fmt(this_update)}, nextUpdate {_fmt(next_update)}"
+    limit = this_update + ctx.options.max_age_without_next_update
     if ctx.now - skew > limit:
         raise CheckFailure(
             ErrorCode.STALE_RESPONSE,
-            f"no nextUpdate and thisUpdate {_fmt(single.this_update)} is more than "
+            f"no nextUpdate and thisUpdate {_fmt(this_update)} is more than "
             f"{ctx.options.max_age_without_next_update} old",
         )
-    return f"thisUpdate {_fmt(single.this_update)}, no nextUpdate (fresh until {_fmt(limit)})"
+    return lambda: f"thisUpdate {_fmt(this_update)}, no nextUpdate (fresh until {_fmt(limit)})"
 
 
 def _check_nonce(parsed: ParsedResponse, ctx: CheckContext) -> tuple[NonceState, StepOutcome, str]:
@@ -1008,7 +1232,14 @@ def _check_nonce(parsed: ParsedResponse, ctx: CheckContext) -> tuple[NonceState,
         )
     if parsed.nonce != ctx.nonce:
         raise CheckFailure(ErrorCode.NONCE_MISMATCH, "the response echoes another nonce")
-    return NonceState.ECHOED, StepOutcome.PASS, f"echoed ({len(ctx.nonce)} octets)"
+    return (
+        NonceState.ECHOED,
+        StepOutcome.PASS,
+        _ECHOED.get(len(ctx.nonce)) or (f"echoed ({len(ctx.nonce)} octets)"),
+    )
+
+
+_ECHOED = {n: f"echoed ({n} octets)" for n in range(1, 129)}
 
 
 def _status_detail(single: SingleResponse) -> str:
@@ -1030,6 +1261,7 @@ def explain_unverified(der: bytes, ctx: CheckContext) -> tuple[Step, ...]:
         return ()
     if parsed.status_code != 0:
         return ()
+    prep = ctx._prepared
     steps: list[Step] = []
 
     def run(name: str, check: Callable[[], str]) -> None:
@@ -1038,14 +1270,14 @@ def explain_unverified(der: bytes, ctx: CheckContext) -> tuple[Step, ...]:
         except CheckFailure as failure:
             steps.append(Step(name, StepOutcome.FAIL, f"{failure.code.value}: {failure.message}"))
 
-    run("extensions", lambda: _check_extensions(parsed))
+    run("extensions", lambda: _check_extensions(parsed)())
     try:
-        single, detail, _ = _select(parsed, ctx)
+        single, detail, _ = _select(parsed, ctx, prep)
     except CheckFailure as failure:
         steps.append(Step("cert-id", StepOutcome.FAIL, f"{failure.code.value}: {failure.message}"))
         return tuple(steps)
-    steps.append(Step("cert-id", StepOutcome.PASS, detail))
-    run("freshness", lambda: _check_freshness(single, ctx))
+    steps.append(Step("cert-id", StepOutcome.PASS, detail()))
+    run("freshness", lambda: _check_freshness(single, ctx)())
     run("nonce", lambda: _check_nonce(parsed, ctx)[2])
     steps.append(Step("cert-status", StepOutcome.SKIP, _status_detail(single) + " (not trusted)"))
     return tuple(steps)
