@@ -101,3 +101,13 @@ def test_console_script_runs_as_module(tmp_path: Path) -> None:
     )  # fmt: skip
     assert proc.returncode == 0, proc.stderr
     assert "PKI written to" in proc.stdout
+
+
+def test_closed_pipe_is_not_a_traceback(tmp_path: Path) -> None:
+    # `ocsp-lab … | head`: the reader leaves early (`true` reads nothing at all).
+    proc = subprocess.run(
+        f"{sys.executable} -m lab pki build --out {tmp_path} | true",
+        shell=True, capture_output=True, text=True,
+    )  # fmt: skip
+    assert "Traceback" not in proc.stderr
+    assert "BrokenPipeError" not in proc.stderr
