@@ -12,6 +12,11 @@ probe connection before the run that it never uses: the responder would sit
 on it for good, and connections wrk cuts at the end of a run leave children
 stuck too. So it runs with ``-multi`` children (OpenSSL 3.0+) — a stuck probe
 holds one child only — and each server is started afresh per measurement.
+
+The machine is shared: each (kind, concurrency) is measured for both servers
+back to back, ``ROUNDS`` times over, and the best round of each server is kept
+(the least disturbed one); the 1-minute load average at each measurement is in
+the note.
 """
 
 from __future__ import annotations
@@ -40,6 +45,8 @@ __all__ = ["run"]
 SECTION = "responder load"
 CONCURRENCY = (1, 4, 16)
 DURATION_S = 3
+#: Rounds per (server, kind, concurrency); the best is kept (OCSP_LAB_BENCH_ROUNDS).
+ROUNDS = int(os.environ.get("OCSP_LAB_BENCH_ROUNDS", "2"))
 NONCE_LEN = 32
 OPENSSL_CHILDREN = 4
 
@@ -142,6 +149,33 @@ def _wrk(wrk: str, url: str, script: Path, connections: int) -> dict[str, float]
     raise RuntimeError(f"wrk printed no result:\n{out}")
 
 
+def _rps(result: dict[str, float]) -> float:
+    return result["requests"] / max(1e-9, result["seconds"])
+
+
+def _measure(
+    wrk: str,
+    template_cmd: list[str],
+    cwd: Path,
+    script: Path,
+    connections: int,
+    plain: bytes,
+    server: str,
+) -> dict[str, float]:
+    # a fresh port too: OpenSSL does not set SO_REUSEADDR (TIME_WAIT)
+    port = _free_port()
+    url = f"http://127.0.0.1:{port}/"
+    cmd = [a.replace("{port}", str(port)) for a in template_cmd]
+    # A fresh server per measurement: connections wrk leaves half-sent at
+    # the end of a run (and its probe) leave OpenSSL's children stuck.
+    with _process(cmd, cwd, url, plain) as answer:
+        if answer != "good":
+            raise RuntimeError(f"{server} answered {answer!r}, not good")
+        result = _wrk(wrk, url, script, connections)
+    result["load"] = os.getloadavg()[0]
+    return result
+
+
 def run() -> list[Figure]:
     """Measure both responders; one figure per (kind, concurrency) plus the ratios."""
     wrk = _ensure_wrk()
@@ -187,22 +221,15 @@ def run() -> list[Figure]:
                    "responder.pem", "-rkey", "responder.key", "-ignore_err",
                    "-multi", str(OPENSSL_CHILDREN)]  # fmt: skip
     results: dict[tuple[str, str, int], dict[str, float]] = {}
-    for server, template_cmd, cwd in (
-        ("ocsp-lab", ours_cmd, Path.cwd()),
-        ("openssl", openssl_cmd, openssl_dir),
-    ):
-        for kind, script in scripts.items():
-            for connections in CONCURRENCY:
-                # a fresh port too: OpenSSL does not set SO_REUSEADDR (TIME_WAIT)
-                port = _free_port()
-                url = f"http://127.0.0.1:{port}/"
-                cmd = [a.replace("{port}", str(port)) for a in template_cmd]
-                # A fresh server per measurement: connections wrk leaves half-sent at
-                # the end of a run (and its probe) leave OpenSSL's children stuck.
-                with _process(cmd, cwd, url, plain) as answer:
-                    if answer != "good":
-                        raise RuntimeError(f"{server} answered {answer!r}, not good")
-                    results[(server, kind, connections)] = _wrk(wrk, url, script, connections)
+    servers = (("ocsp-lab", ours_cmd, Path.cwd()), ("openssl", openssl_cmd, openssl_dir))
+    for kind, script in scripts.items():
+        for connections in CONCURRENCY:
+            for _ in range(ROUNDS):
+                for server, template_cmd, cwd in servers:
+                    measured = _measure(wrk, template_cmd, cwd, script, connections, plain, server)
+                    best = results.get((server, kind, connections))
+                    if best is None or _rps(measured) > _rps(best):
+                        results[(server, kind, connections)] = measured
     shutil.rmtree(work, ignore_errors=True)
     return _figures(results, workers)
 
@@ -211,7 +238,7 @@ def _figures(results: dict[tuple[str, str, int], dict[str, float]], workers: int
     figures = []
     goals = {"POST, no nonce": 1.0, "POST, nonce": 0.8, "GET": 1.0}
     for (server, kind, connections), r in results.items():
-        rps = r["requests"] / r["seconds"]
+        rps = _rps(r)
         errors = f", {int(r['errors'])} errors" if r["errors"] else ""
         figures.append(
             Figure(
@@ -219,14 +246,15 @@ def _figures(results: dict[tuple[str, str, int], dict[str, float]], workers: int
                 f"{server} {kind} c={connections}",
                 f"{rps:,.0f} req/s, p50 {r['p50_us'] / 1000:.2f} ms, "
                 f"p99 {r['p99_us'] / 1000:.2f} ms",
-                note=f"{int(r['requests'])} requests in {r['seconds']:.1f}s{errors}",
+                note=f"{int(r['requests'])} requests in {r['seconds']:.1f}s{errors}, "
+                f"best of {ROUNDS}, load {r['load']:.1f}",
             )
         )
     for (server, kind, connections), r in results.items():
         if server != "ocsp-lab":
             continue
         theirs = results[("openssl", kind, connections)]
-        ratio = (r["requests"] / r["seconds"]) / max(1e-9, theirs["requests"] / theirs["seconds"])
+        ratio = _rps(r) / max(1e-9, _rps(theirs))
         p99 = r["p99_us"] / max(1, theirs["p99_us"])
         figures.append(
             Figure(
@@ -234,22 +262,54 @@ def _figures(results: dict[tuple[str, str, int], dict[str, float]], workers: int
                 f"ratio ocsp-lab/openssl {kind} c={connections}",
                 f"{ratio:.2f}× req/s, p99 {p99:.2f}× openssl's",
                 goal=f"≥ {goals[kind]}× req/s, p99 ≤ 1×",
-                note=f"gunicorn gthread, {workers} workers × 4 threads; openssl -multi "
-                f"{OPENSSL_CHILDREN}",
+                note=f"gunicorn gthread (keep-serving), {workers} workers × 4 threads; "
+                f"openssl -multi {OPENSSL_CHILDREN}",
             )
         )
-    figures.append(
-        Figure(
-            SECTION,
-            "findings",
-            "see note",
-            note="Cached path: request bytes are the cache key and a WSGI middleware answers "
-            "hits before Flask (no Request/Response objects); gthread workers keep "
-            "connections alive, openssl closes each one. Nonce path: cProfile shows "
-            "asn1crypto building and dumping the structures costs more than the ECDSA "
-            "signature; the next lever is pre-encoded SingleResponse/certs DER per "
-            "(CertIDs, database version) so only producedAt and the nonce are encoded per "
-            "request. Figures taken on a shared 2-core machine under heavy load are noisy.",
-        )
-    )
+    figures += [Figure(SECTION, f"finding {i}", "see note", note=text)
+                for i, text in enumerate(FINDINGS, 1)]  # fmt: skip
     return figures
+
+
+#: What the profiles showed and what was changed (see also the figures above).
+FINDINGS = (
+    "Nonce path, before: cProfile of one signed answer, ~7,800 Python calls and ~1.3 ms "
+    "per request in-process on an idle core, of which the ECDSA P-256 signature is ~25 µs: "
+    "asn1crypto re-serialised the embedded responder certificate on every response (a new "
+    "Sequence re-dumps every parsed child, recursively) and rebuilt every SingleResponse, "
+    "the ResponderID and the algorithm; Flask's request/response objects came on top.",
+    "Nonce path, after: a response is assembled from DER pieces that asn1crypto encoded — "
+    "once per signer (ResponderID, the [0] certs field, the signature algorithm), memoised "
+    "per set of answers (the `responses` field, keyed on everything a SingleResponse says, "
+    "thisUpdate included: reused within the same second only, so the bytes are exactly what "
+    "encoding anew gives — tests/test_responder_fastpath.py holds sign() to a from-scratch "
+    "build for every certs/responderID/extension variant), and per request producedAt, the "
+    "nonce extension, the signature; asn1crypto writes the tag and length of each enclosing "
+    "SEQUENCE around its fields' DER (`contents=`). sign() went from ~7,000 to ~210 Python "
+    "calls, decode + look-up + sign from ~7,800 to ~650 (~6-8× less time in A/B runs in one "
+    "process); what is left is mostly asn1crypto parsing the request (~380 calls). RFC 6979 "
+    "deterministic ECDSA kept: random-k signing is only ~2-5 µs faster.",
+    "HTTP layer: every OCSP POST/GET now goes through the thin WSGI layer (bytes → source → "
+    "bytes), Flask only for the admin API, other methods, and POSTs without a usable "
+    "Content-Length (empty, chunked, over 64 KiB: 413); any exception there is internalError, "
+    "never a 500.",
+    "Cached path and c=1: a cache hit is ~10 µs in-process; the time goes to gunicorn's "
+    "gthread hand-offs — per kept-alive request the poller thread wakes, queues the "
+    "connection to a pool thread, which answers and wakes the poller again through a pipe "
+    "(three thread switches, each waiting for the GIL and, on a busy box, for a CPU). serve's "
+    "worker is now gthread with a keep-serving loop: the thread that answered waits up to "
+    "5 ms for the next request on the same connection and serves it itself, only while no "
+    "other connection waits for a thread, at most 100 in a row (`--stock-gthread` for the "
+    "old behaviour). It also hands a new connection that has sent nothing to the poller after "
+    "5 ms: gunicorn 27's gthread blocks a pool thread up to 5 s on it, so 2 silent clients "
+    "froze a 2-thread worker (now a test).",
+    "Honesty about these figures: this run shared the 2-core machine with other jobs (the "
+    "load average in each note, far above 2). Under such load the scheduler splits CPU per "
+    "runnable process, so openssl's 4 -multi children get about twice the share of our 2 "
+    "workers (4 workers measured +30-100 % at c=16 in the same conditions), and every figure "
+    "is tens of times below an idle machine's (openssl ~5,000 req/s at c=1 idle, under 100 "
+    "here). A/B runs back to back under that load (before → after, req/s): nonce c=1 9 → 24, "
+    "c=4 48 → 102, c=16 40 → 135 (openssl 55 / 367 / 490); cached c=1/4/16 70/431/681 → "
+    "61/253/658 (openssl 77/615/766) — within the noise. The goals need a re-run on a quiet "
+    "machine before they can be called met or missed.",
+)

@@ -14,17 +14,17 @@ gets caching headers (RFC 5019 6.2): ``Cache-Control: max-age``, ``Expires``
 (nextUpdate), ``Last-Modified`` (thisUpdate), ``ETag`` and 304 on a matching
 ``If-None-Match``.
 
-The lean path (:class:`LeanPath`): a POST or GET whose request bytes have a
-pre-signed answer and no fault active is answered straight from WSGI —
-request bytes → dictionary → response bytes — without Flask's request and
-response objects. Everything else goes through Flask.
+The lean path (:class:`LeanPath`): every OCSP POST and GET is answered
+straight from WSGI — request bytes → source → response bytes — without
+Flask's request and response objects; a pre-signed answer is a dictionary
+lookup on the request bytes. The admin API, and what the lean path leaves
+(other methods, a POST without a usable Content-Length), go through Flask.
 """
 
 from __future__ import annotations
 
 import datetime as dt
 import hashlib
-import io
 import logging
 import socket
 import struct
@@ -37,6 +37,7 @@ from typing import Any
 
 from cryptography.x509.ocsp import OCSPResponseStatus
 from flask import Blueprint, Flask, Response, current_app, request
+from werkzeug.http import HTTP_STATUS_CODES
 
 from pki import PKI, CertificateDatabase
 from responder.cache import CachingSource
@@ -265,9 +266,25 @@ def _internal_error(exc: Exception) -> Response:
 
 # ---- the lean path ------------------------------------------------------------------------
 
+_INTERNAL_ERROR = error_response(OCSPResponseStatus.INTERNAL_ERROR).body
+
+
+def _status_line(code: int) -> str:
+    # What werkzeug's Response would say, so both paths answer alike.
+    return f"{code} {HTTP_STATUS_CODES.get(code, 'unknown').upper()}"
+
 
 class LeanPath:
-    """WSGI middleware: pre-signed answers straight from bytes, Flask for the rest."""
+    """WSGI middleware: every OCSP request straight from bytes; Flask for the rest.
+
+    A POST with a body of 1 to 64 KiB bytes and a GET on any path outside
+    :data:`ADMIN_PREFIX` are answered here: bytes → source (faults, cache,
+    database) → bytes, without Flask's Request/Response objects, routing or
+    context locals. The admin API, other methods, a POST without a usable
+    ``Content-Length`` (empty, chunked, over the cap: 413) go to Flask, which
+    answers them as before. Any exception here becomes ``internalError`` and a log
+    line, never HTTP 500.
+    """
 
     def __init__(self, app: Callable[[_WSGIEnviron, _StartResponse], Iterable[bytes]],
                  responder: LabResponder) -> None:  # fmt: skip
@@ -275,13 +292,12 @@ class LeanPath:
         self.responder = responder
 
     def __call__(self, environ: _WSGIEnviron, start_response: _StartResponse) -> Iterable[bytes]:
-        """Answer a cache hit here; hand anything else to Flask untouched."""
+        """Answer an OCSP request here; hand anything else to Flask untouched."""
         started = time.perf_counter()
         method = environ.get("REQUEST_METHOD")
         path = environ.get("PATH_INFO", "")
         if path.startswith(ADMIN_PREFIX):
             return self.app(environ, start_response)
-        responder = self.responder
         if method == "POST":
             try:
                 length = int(environ.get("CONTENT_LENGTH") or 0)
@@ -290,25 +306,30 @@ class LeanPath:
             if not 0 < length <= MAX_REQUEST_BYTES:
                 return self.app(environ, start_response)
             der = environ["wsgi.input"].read(length)
-            environ["wsgi.input"] = io.BytesIO(der)  # Flask may still need it
-            environ["CONTENT_LENGTH"] = str(len(der))
-        elif method == "GET" and len(path) > 1:
+        elif method == "GET":
             try:
                 der = decode_get_path(_raw_path(environ) or path)
             except MalformedRequest:
-                return self.app(environ, start_response)
+                der = b""  # the source answers malformedRequest
         else:
             return self.app(environ, start_response)
-        responder.state.refresh()
-        if responder.state.faults.any:
-            return self.app(environ, start_response)
-        reply = responder.cache.lookup(der)
-        if reply is None:
-            return self.app(environ, start_response)
-        status, headers, body = encode_reply(
-            reply, method, environ.get("HTTP_IF_NONE_MATCH"), responder.clock()
-        )
+        try:
+            status, headers, body = self._answer(environ, method, der, started)
+        except Exception:
+            _log.exception("internal error answering %s %s", method, path)
+            status, headers, body = 200, [("Content-Type", OCSP_RESPONSE_TYPE)], _INTERNAL_ERROR
         headers.append(("Content-Length", str(len(body))))
-        start_response("200 OK" if status == 200 else "304 Not Modified", headers)
-        responder.record(environ.get("REMOTE_ADDR") or "-", method, reply, started)
+        start_response(_status_line(status), headers)
         return [body]
+
+    def _answer(
+        self, environ: _WSGIEnviron, method: str, der: bytes, started: float
+    ) -> tuple[int, list[tuple[str, str]], bytes]:
+        responder = self.responder
+        responder.state.refresh()
+        reply = responder.source.respond(der)
+        if reply.drop:
+            _reset_connection(environ)
+        encoded = encode_reply(reply, method, environ.get("HTTP_IF_NONE_MATCH"), responder.clock())
+        responder.record(environ.get("REMOTE_ADDR") or "-", method, reply, started)
+        return encoded

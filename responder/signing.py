@@ -14,6 +14,7 @@ import hashlib
 from dataclasses import dataclass, field
 from enum import StrEnum
 
+from asn1crypto import algos as asn1_algos
 from asn1crypto import core
 from asn1crypto import keys as asn1_keys
 from asn1crypto import ocsp as asn1_ocsp
@@ -138,6 +139,13 @@ class Signer:
         }
         self._hash = signature_hash(self._key)
         self.algorithm = _signature_algorithm(self._key, self._hash)
+        # Encoded once by asn1crypto, spliced into every response: see _tbs_der.
+        self.algorithm_der = bytes(asn1_algos.SignedDigestAlgorithm(self.algorithm).dump())
+        self._responder_id_der = {k: bytes(self.responder_id(k).dump()) for k in ResponderIdKind}
+        self._certs_der = {  # the [0] EXPLICIT certs field of BasicOCSPResponse, or nothing
+            included: bytes(asn1_ocsp.Certificates(certs, explicit=0).dump()) if certs else b""
+            for included, certs in self._certs.items()
+        }
 
     def responder_id(self, kind: ResponderIdKind) -> asn1_ocsp.ResponderId:
         """RFC 6960 4.2.1 ResponderID: byKey (SHA-1 of the key) or byName (the subject)."""
@@ -145,8 +153,16 @@ class Signer:
             return asn1_ocsp.ResponderId(name="by_key", value=self.key_hash)
         return asn1_ocsp.ResponderId(name="by_name", value=self.subject)
 
+    def responder_id_der(self, kind: ResponderIdKind) -> bytes:
+        """The DER of :meth:`responder_id`, encoded once."""
+        return self._responder_id_der[kind]
+
     def certs(self, included: CertsIncluded) -> list[asn1_x509.Certificate]:
         return self._certs[included]
+
+    def certs_der(self, included: CertsIncluded) -> bytes:
+        """The DER of the ``[0] EXPLICIT certs`` field; empty when it is left out."""
+        return self._certs_der[included]
 
     def signature(self, data: bytes) -> bytes:
         """Sign ``data`` with the algorithm named by :attr:`algorithm`."""
@@ -195,43 +211,112 @@ def _single(answer: SingleAnswer) -> asn1_ocsp.SingleResponse:
     return asn1_ocsp.SingleResponse(single)
 
 
+# ---- pre-encoded pieces -------------------------------------------------------------------
+#
+# Building asn1crypto structures costs far more than the ECDSA signature: a fresh
+# Sequence re-serialises every child, recursively, on dump, and the embedded
+# certificate alone is hundreds of values. So a response is assembled from DER
+# pieces, each encoded by asn1crypto: what does not change between requests once
+# (per signer: ResponderID, the certs field, the signature algorithm) or per set of
+# answers (the ``responses`` field, memoised); per request only producedAt, the
+# extensions (the nonce), the signature and the enclosing SEQUENCEs, whose tags and
+# lengths asn1crypto writes around the concatenated contents of their fields.
+# tests/test_responder_fastpath.py holds the bytes to a build from scratch.
+
+_Key = tuple[tuple[object, ...], ...]
+#: Memo of the encoded ``responses`` field, keyed on everything a SingleResponse says.
+#: thisUpdate is part of the key, so an entry is only reused within the same second
+#: (or while the clock stands still): the bytes are exactly what encoding anew gives.
+_RESPONSES: dict[_Key, bytes] = {}
+_RESPONSES_MAX = 4096
+_SUCCESSFUL = bytes(asn1_ocsp.OCSPResponseStatus("successful").dump())
+_BASIC_TYPE = bytes(asn1_ocsp.ResponseType("basic_ocsp_response").dump())
+
+
+def _single_key(answer: SingleAnswer) -> tuple[object, ...]:
+    return (
+        answer.cert_id,
+        answer.status,
+        answer.this_update,
+        answer.next_update,
+        answer.revoked_at,
+        answer.reason,
+    )
+
+
+def _responses_der(singles: tuple[SingleAnswer, ...]) -> bytes:
+    key = tuple(_single_key(s) for s in singles)
+    der = _RESPONSES.get(key)
+    if der is None:
+        der = bytes(asn1_ocsp.Responses([_single(s) for s in singles]).dump())
+        if len(_RESPONSES) >= _RESPONSES_MAX:
+            _RESPONSES.clear()  # a crude bound: entries live a second at most anyway
+        _RESPONSES[key] = der
+    return der
+
+
+def _extensions_der(draft: ResponseDraft) -> bytes:
+    """``[1] EXPLICIT`` responseExtensions, each Extension from asn1crypto-encoded fields."""
+    encoded = []
+    for e in draft.extensions:
+        # Extension ::= SEQUENCE { extnID, critical BOOLEAN DEFAULT FALSE (omitted when
+        #   false: DER), extnValue OCTET STRING } (RFC 5280 4.1)
+        fields = _oid_der(e.oid)
+        if e.critical:
+            fields += _TRUE
+        fields += bytes(core.OctetString(e.value).dump())
+        encoded.append(bytes(asn1_ocsp.ResponseDataExtension(contents=fields).dump()))
+    return bytes(asn1_ocsp.ResponseDataExtensions(contents=b"".join(encoded), explicit=1).dump())
+
+
+_OIDS: dict[str, bytes] = {}
+_TRUE = bytes(core.Boolean(True).dump())
+
+
+def _oid_der(oid: str) -> bytes:
+    der = _OIDS.get(oid)
+    if der is None:
+        der = _OIDS.setdefault(oid, bytes(core.ObjectIdentifier(oid).dump()))
+    return der
+
+
+def _tbs_der(draft: ResponseDraft, signer: Signer) -> bytes:
+    # ResponseData ::= SEQUENCE { version [0] EXPLICIT DEFAULT v1 (omitted: DER),
+    #   responderID, producedAt, responses, responseExtensions [1] EXPLICIT OPTIONAL }
+    override = draft.responder_id_override
+    parts = [
+        bytes(override.dump())
+        if override is not None
+        else signer.responder_id_der(draft.responder_id),
+        bytes(core.GeneralizedTime(draft.produced_at).dump()),
+        _responses_der(draft.singles),
+    ]
+    if draft.extensions:
+        parts.append(_extensions_der(draft))
+    return bytes(asn1_ocsp.ResponseData(contents=b"".join(parts)).dump())
+
+
 def tbs_response_data(draft: ResponseDraft, signer: Signer) -> asn1_ocsp.ResponseData:
     """The ``tbsResponseData`` of ``draft`` as it will be signed."""
-    data: dict[str, object] = {
-        "responder_id": draft.responder_id_override or signer.responder_id(draft.responder_id),
-        "produced_at": draft.produced_at,
-        "responses": [_single(s) for s in draft.singles],
-    }
-    if draft.extensions:
-        data["response_extensions"] = [
-            {
-                "extn_id": e.oid,
-                "critical": e.critical,
-                "extn_value": asn1_ocsp.ParsableOctetString(e.value),
-            }
-            for e in draft.extensions
-        ]
-    return asn1_ocsp.ResponseData(data)
+    return asn1_ocsp.ResponseData.load(_tbs_der(draft, signer))
 
 
 def sign(draft: ResponseDraft, signer: Signer) -> bytes:
     """The DER OCSPResponse for ``draft``, signed by ``signer`` (RFC 6960 4.2.1)."""
-    tbs = tbs_response_data(draft, signer)
-    basic: dict[str, object] = {
-        "tbs_response_data": tbs,
-        "signature_algorithm": signer.algorithm,
-        "signature": signer.signature(tbs.dump()),
-    }
-    certs = signer.certs(draft.certs)
-    if certs:
-        basic["certs"] = certs
-    response = asn1_ocsp.OCSPResponse(
-        {
-            "response_status": "successful",
-            "response_bytes": {
-                "response_type": "basic_ocsp_response",
-                "response": asn1_ocsp.BasicOCSPResponse(basic),
-            },
-        }
+    tbs = _tbs_der(draft, signer)
+    # BasicOCSPResponse ::= SEQUENCE { tbsResponseData, signatureAlgorithm,
+    #   signature BIT STRING, certs [0] EXPLICIT SEQUENCE OF Certificate OPTIONAL }
+    basic = asn1_ocsp.BasicOCSPResponse(
+        contents=tbs
+        + signer.algorithm_der
+        + bytes(core.OctetBitString(signer.signature(tbs)).dump())
+        + signer.certs_der(draft.certs)
     )
+    # ResponseBytes ::= SEQUENCE { responseType, response OCTET STRING } (RFC 6960 4.2.1)
+    response_bytes = asn1_ocsp.ResponseBytes(
+        contents=_BASIC_TYPE + bytes(core.OctetString(bytes(basic.dump())).dump()),
+        explicit=0,
+    )
+    # OCSPResponse ::= SEQUENCE { responseStatus, responseBytes [0] EXPLICIT OPTIONAL }
+    response = asn1_ocsp.OCSPResponse(contents=_SUCCESSFUL + bytes(response_bytes.dump()))
     return bytes(response.dump())
