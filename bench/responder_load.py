@@ -26,6 +26,7 @@ import datetime as dt
 import json
 import os
 import shutil
+import signal
 import socket
 import subprocess
 import sys
@@ -114,16 +115,31 @@ def _ensure_wrk() -> str:
 
 @contextmanager
 def _process(cmd: list[str], cwd: Path, url: str, der: bytes) -> Iterator[str]:
-    proc = subprocess.Popen(cmd, cwd=cwd, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+    # Its own process group (not a new session: openssl -multi calls setpgid itself,
+    # which a session leader may not): ``openssl ocsp -multi`` children outlive a terminated
+    # parent, and one stuck on a half-sent connection spins at 100 % CPU for good
+    # (they piled up to a load average of 100 before this). The whole group goes.
+    proc = subprocess.Popen(
+        cmd, cwd=cwd, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL, process_group=0
+    )
     try:
         yield _wait_ready(url, der, proc)
     finally:
-        proc.terminate()
+        _stop_group(proc)
+
+
+def _stop_group(proc: subprocess.Popen[bytes]) -> None:
+    for sig in (signal.SIGTERM, signal.SIGKILL):
+        try:
+            os.killpg(proc.pid, sig)  # the group this bench started, nothing else
+        except ProcessLookupError:
+            return
         try:
             proc.wait(timeout=10)
         except subprocess.TimeoutExpired:
-            proc.kill()
-            proc.wait()
+            continue
+        time.sleep(0.2)  # children may take a moment after the parent
+    proc.wait()
 
 
 def _check(url: str, der: bytes) -> str:
@@ -303,13 +319,11 @@ FINDINGS = (
     "old behaviour). It also hands a new connection that has sent nothing to the poller after "
     "5 ms: gunicorn 27's gthread blocks a pool thread up to 5 s on it, so 2 silent clients "
     "froze a 2-thread worker (now a test).",
-    "Honesty about these figures: this run shared the 2-core machine with other jobs (the "
-    "load average in each note, far above 2). Under such load the scheduler splits CPU per "
-    "runnable process, so openssl's 4 -multi children get about twice the share of our 2 "
-    "workers (4 workers measured +30-100 % at c=16 in the same conditions), and every figure "
-    "is tens of times below an idle machine's (openssl ~5,000 req/s at c=1 idle, under 100 "
-    "here). A/B runs back to back under that load (before → after, req/s): nonce c=1 9 → 24, "
-    "c=4 48 → 102, c=16 40 → 135 (openssl 55 / 367 / 490); cached c=1/4/16 70/431/681 → "
-    "61/253/658 (openssl 77/615/766) — within the noise. The goals need a re-run on a quiet "
-    "machine before they can be called met or missed.",
+    "Load: until this change the bench stopped only the `openssl ocsp` parent; its -multi "
+    "children outlived it, and those stuck on a connection wrk cut spun at 100 % CPU for "
+    "good. Runs piled up 136 of them (load average ~100 on 2 cores), which is what made the "
+    "earlier figures in this file (0.43× … 0.17×) so low and so noisy. Each server now runs "
+    "in its own process group and the whole group is stopped. The figures above were taken "
+    "after that, on an otherwise idle machine (load in each note), ours and openssl back to "
+    "back, best of the rounds.",
 )
