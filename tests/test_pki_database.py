@@ -143,43 +143,60 @@ def test_existing_openssl_ca_database_is_imported() -> None:
     assert far is not None and far.reason == "cACompromise" and far.not_after.year == 2051
 
 
-@pytest.mark.interop
-def test_openssl_responder_serves_the_exported_index(tmp_path: Path) -> None:
-    # Real time: openssl checks validity against the wall clock.
-    t0 = calendar_t0(dt.datetime.now(dt.UTC))
+@pytest.fixture(scope="module")
+def exported_for_openssl(tmp_path_factory: pytest.TempPathFactory) -> Path:
+    """The default PKI with a revoked, a held and an unknown certificate, written out.
+
+    Real time: openssl checks validity against the wall clock.
+    """
+    out = tmp_path_factory.mktemp("exported")
     lab_pki = _pki_with(
         {
             "server": EntrySpec(RecordStatus.REVOKED, "keyCompromise"),
             "responder": EntrySpec(RecordStatus.HOLD),
             "root-responder": EntrySpec(RecordStatus.UNKNOWN),
         },
-        t0=t0,
+        t0=calendar_t0(dt.datetime.now(dt.UTC)),
     )
-    db = CertificateDatabase.from_pki(lab_pki)
-    write_pki(lab_pki, db, tmp_path)
-    (tmp_path / "trust.pem").write_bytes(
-        (tmp_path / "root.pem").read_bytes() + (tmp_path / "intermediate.pem").read_bytes()
+    write_pki(lab_pki, CertificateDatabase.from_pki(lab_pki), out)
+    (out / "trust.pem").write_bytes(
+        (out / "root.pem").read_bytes() + (out / "intermediate.pem").read_bytes()
     )
+    return out
+
+
+@pytest.mark.interop
+@pytest.mark.parametrize(
+    ("ca", "signer", "certs", "statuses", "reasons"),
+    [
+        (
+            "intermediate", "responder", ["server", "responder"],
+            {"server.pem": "revoked", "responder.pem": "revoked"},
+            ["keyCompromise", "certificateHold"],
+        ),
+        (
+            "root", "root-responder", ["intermediate", "root-responder"],
+            {"intermediate.pem": "good", "root-responder.pem": "unknown"},  # no line: unknown
+            [],
+        ),
+    ],
+)  # fmt: skip
+def test_openssl_responder_serves_the_exported_index(
+    exported_for_openssl: Path,
+    ca: str,
+    signer: str,
+    certs: list[str],
+    statuses: dict[str, str],
+    reasons: list[str],
+) -> None:
+    out = exported_for_openssl
     with openssl_ocsp_responder(
-        tmp_path, index="intermediate.index.txt", ca="intermediate.pem",
-        rsigner="responder.pem", rkey="responder.key",
-    ) as url:  # fmt: skip
-        answer = openssl_ocsp_client(
-            ["-issuer", "intermediate.pem", "-cert", "server.pem", "-cert", "responder.pem",
-             "-url", url, "-CAfile", "trust.pem"],
-            cwd=tmp_path,
-        )  # fmt: skip
+        out, index=f"{ca}.index.txt", ca=f"{ca}.pem", rsigner=f"{signer}.pem", rkey=f"{signer}.key"
+    ) as url:
+        args = ["-issuer", f"{ca}.pem", "-url", url, "-CAfile", "trust.pem"]
+        for cert in certs:
+            args += ["-cert", f"{cert}.pem"]
+        answer = openssl_ocsp_client(args, cwd=out)
     assert answer.verified, answer.output
-    assert answer.statuses == {"server.pem": "revoked", "responder.pem": "revoked"}
-    assert answer.reasons == ["keyCompromise", "certificateHold"]
-    with openssl_ocsp_responder(
-        tmp_path, index="root.index.txt", ca="root.pem",
-        rsigner="root-responder.pem", rkey="root-responder.key",
-    ) as url:  # fmt: skip
-        answer = openssl_ocsp_client(
-            ["-issuer", "root.pem", "-cert", "intermediate.pem", "-cert", "root-responder.pem",
-             "-url", url, "-CAfile", "root.pem"],
-            cwd=tmp_path,
-        )  # fmt: skip
-    assert answer.verified, answer.output
-    assert answer.statuses == {"intermediate.pem": "good", "root-responder.pem": "unknown"}
+    assert answer.statuses == statuses
+    assert answer.reasons == reasons
