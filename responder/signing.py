@@ -19,6 +19,7 @@ from asn1crypto import core
 from asn1crypto import keys as asn1_keys
 from asn1crypto import ocsp as asn1_ocsp
 from asn1crypto import x509 as asn1_x509
+from asn1crypto.parser import emit
 from cryptography.hazmat.primitives import hashes, serialization
 from cryptography.hazmat.primitives.asymmetric import ec, ed25519, padding, rsa
 
@@ -255,6 +256,30 @@ def _responses_der(singles: tuple[SingleAnswer, ...]) -> bytes:
     return der
 
 
+# The enclosing TLVs, written by asn1crypto's encoder (``asn1crypto.parser.emit``)
+# around their fields' DER: (class, constructed?, tag) of each ASN.1 type used.
+_UNIVERSAL, _CONTEXT = 0, 2
+_PRIMITIVE, _CONSTRUCTED = 0, 1
+_BIT_STRING, _OCTET_STRING, _SEQUENCE = 3, 4, 16
+
+
+def _sequence(fields: bytes) -> bytes:
+    return bytes(emit(_UNIVERSAL, _CONSTRUCTED, _SEQUENCE, fields))
+
+
+def _octet_string(octets: bytes) -> bytes:
+    return bytes(emit(_UNIVERSAL, _PRIMITIVE, _OCTET_STRING, octets))
+
+
+def _explicit(tag: int, der: bytes) -> bytes:
+    return bytes(emit(_CONTEXT, _CONSTRUCTED, tag, der))
+
+
+def _bit_string(octets: bytes) -> bytes:
+    # X.690 8.6.2: the first contents octet counts the unused bits of the last: none.
+    return bytes(emit(_UNIVERSAL, _PRIMITIVE, _BIT_STRING, b"\x00" + octets))
+
+
 def _extensions_der(draft: ResponseDraft) -> bytes:
     """``[1] EXPLICIT`` responseExtensions, each Extension from asn1crypto-encoded fields."""
     encoded = []
@@ -264,9 +289,8 @@ def _extensions_der(draft: ResponseDraft) -> bytes:
         fields = _oid_der(e.oid)
         if e.critical:
             fields += _TRUE
-        fields += bytes(core.OctetString(e.value).dump())
-        encoded.append(bytes(asn1_ocsp.ResponseDataExtension(contents=fields).dump()))
-    return bytes(asn1_ocsp.ResponseDataExtensions(contents=b"".join(encoded), explicit=1).dump())
+        encoded.append(_sequence(fields + _octet_string(e.value)))
+    return _explicit(1, _sequence(b"".join(encoded)))
 
 
 _OIDS: dict[str, bytes] = {}
@@ -280,6 +304,20 @@ def _oid_der(oid: str) -> bytes:
     return der
 
 
+#: The last producedAt encoded (answers within one second share it), and its DER.
+_produced_at: tuple[dt.datetime, bytes] | None = None
+
+
+def _generalized_time(when: dt.datetime) -> bytes:
+    global _produced_at
+    last = _produced_at  # one read: another thread may replace it meanwhile
+    if last is not None and last[0] == when:
+        return last[1]
+    der = bytes(core.GeneralizedTime(when).dump())
+    _produced_at = (when, der)
+    return der
+
+
 def _tbs_der(draft: ResponseDraft, signer: Signer) -> bytes:
     # ResponseData ::= SEQUENCE { version [0] EXPLICIT DEFAULT v1 (omitted: DER),
     #   responderID, producedAt, responses, responseExtensions [1] EXPLICIT OPTIONAL }
@@ -288,12 +326,12 @@ def _tbs_der(draft: ResponseDraft, signer: Signer) -> bytes:
         bytes(override.dump())
         if override is not None
         else signer.responder_id_der(draft.responder_id),
-        bytes(core.GeneralizedTime(draft.produced_at).dump()),
+        _generalized_time(draft.produced_at),
         _responses_der(draft.singles),
     ]
     if draft.extensions:
         parts.append(_extensions_der(draft))
-    return bytes(asn1_ocsp.ResponseData(contents=b"".join(parts)).dump())
+    return _sequence(b"".join(parts))
 
 
 def tbs_response_data(draft: ResponseDraft, signer: Signer) -> asn1_ocsp.ResponseData:
@@ -306,17 +344,13 @@ def sign(draft: ResponseDraft, signer: Signer) -> bytes:
     tbs = _tbs_der(draft, signer)
     # BasicOCSPResponse ::= SEQUENCE { tbsResponseData, signatureAlgorithm,
     #   signature BIT STRING, certs [0] EXPLICIT SEQUENCE OF Certificate OPTIONAL }
-    basic = asn1_ocsp.BasicOCSPResponse(
-        contents=tbs
+    basic = _sequence(
+        tbs
         + signer.algorithm_der
-        + bytes(core.OctetBitString(signer.signature(tbs)).dump())
+        + _bit_string(signer.signature(tbs))
         + signer.certs_der(draft.certs)
     )
     # ResponseBytes ::= SEQUENCE { responseType, response OCTET STRING } (RFC 6960 4.2.1)
-    response_bytes = asn1_ocsp.ResponseBytes(
-        contents=_BASIC_TYPE + bytes(core.OctetString(bytes(basic.dump())).dump()),
-        explicit=0,
-    )
+    response_bytes = _sequence(_BASIC_TYPE + _octet_string(basic))
     # OCSPResponse ::= SEQUENCE { responseStatus, responseBytes [0] EXPLICIT OPTIONAL }
-    response = asn1_ocsp.OCSPResponse(contents=_SUCCESSFUL + bytes(response_bytes.dump()))
-    return bytes(response.dump())
+    return _sequence(_SUCCESSFUL + _explicit(0, response_bytes))
