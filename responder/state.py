@@ -53,6 +53,8 @@ class ResponderState:
         self._faults = faults or Faults()
         self._faults_version = 0
         self._directory = Path(directory) if directory is not None else None
+        # stat()ed on every request: the string, not a Path built anew each time
+        self._state_file = str(self._directory / STATE_FILE) if self._directory else None
         self._signature: tuple[int, int, int] | None = None
         self._lock = threading.RLock()
         self._listeners: list[FaultsListener] = []
@@ -81,10 +83,10 @@ class ResponderState:
 
     def refresh(self) -> None:
         """Reload if another process changed the state file (one ``stat`` otherwise)."""
-        if self._directory is None:
+        if self._state_file is None:
             return
         try:
-            signature = _file_signature(self.path)
+            signature = _file_signature(self._state_file)
         except FileNotFoundError:
             return
         if signature != self._signature:
@@ -188,6 +190,6 @@ class ResponderState:
         self._signature = signature
 
 
-def _file_signature(path: Path) -> tuple[int, int, int]:
+def _file_signature(path: Path | str) -> tuple[int, int, int]:
     st = os.stat(path)
     return (st.st_ino, st.st_mtime_ns, st.st_size)
