@@ -36,7 +36,7 @@ from pathlib import Path
 from typing import Any
 
 from cryptography.x509.ocsp import OCSPResponseStatus
-from flask import Blueprint, Flask, Response, current_app, request
+from flask import Blueprint, Flask, Response, abort, current_app, request
 from werkzeug.http import HTTP_STATUS_CODES
 
 from pki import PKI, CertificateDatabase
@@ -56,7 +56,17 @@ from responder.requestlog import RequestLog, RequestLogEntry
 from responder.source import DatabaseSource, Source
 from responder.state import ResponderState
 
-__all__ = ["ADMIN_PREFIX", "EXTENSION", "LabResponder", "create_app", "lab_responder"]
+__all__ = [
+    "ADMIN_PREFIX",
+    "EXTENSION",
+    "HttpAnswer",
+    "LabResponder",
+    "create_app",
+    "lab_responder",
+    "lean_request_der",
+    "lean_route",
+    "serve_ocsp",
+]
 
 #: Where the admin API and the status page live. ``~`` is in neither the base64
 #: alphabet (RFC 4648 4) nor base64url (RFC 4648 5), and is never
@@ -168,24 +178,20 @@ ocsp_blueprint = Blueprint("ocsp", __name__)
 @ocsp_blueprint.route("/<path:encoded>", methods=["GET", "POST"])
 def ocsp(encoded: str) -> Response:
     """RFC 6960 A.1 / RFC 5019 5: POST a DER request, or GET it base64 in the path."""
-    responder = lab_responder()
-    started = time.perf_counter()
-    responder.state.refresh()
-    if request.method == "POST":
-        der = request.get_data(cache=False)  # 413 above MAX_CONTENT_LENGTH
-    else:
-        try:
-            der = decode_get_path(_raw_path(request.environ) or encoded)
-        except MalformedRequest:
-            der = b""
-    reply = responder.source.respond(der)
-    if reply.drop:
-        _reset_connection(request.environ)
-    status, headers, body = encode_reply(
-        reply, request.method, request.headers.get("If-None-Match"), responder.clock()
+    if request.path.startswith(ADMIN_PREFIX):
+        abort(404)  # an admin path the admin API does not have: never an OCSP request
+    body = request.get_data(cache=False) if request.method == "POST" else b""  # 413 > cap
+    der = lean_request_der(request.method, _raw_path(request.environ) or encoded, body)
+    answer = serve_ocsp(
+        lab_responder(),
+        request.method,
+        der,
+        request.headers.get("If-None-Match"),
+        request.remote_addr or "-",
     )
-    responder.record(request.remote_addr or "-", request.method, reply, started)
-    return Response(body, status=status, headers=headers)
+    if answer.drop:
+        _reset_connection(request.environ)
+    return Response(answer.body, status=answer.status, headers=answer.headers)
 
 
 def _raw_path(environ: _WSGIEnviron) -> str | None:
@@ -274,16 +280,71 @@ def _status_line(code: int) -> str:
     return f"{code} {HTTP_STATUS_CODES.get(code, 'unknown').upper()}"
 
 
+def lean_route(method: str, path: str, content_length: str | None) -> bool:
+    """Whether the lean path answers this request (else Flask: admin, 413, other methods).
+
+    A POST with a body of 1 to 64 KiB bytes (by its Content-Length) and a GET
+    on any path outside :data:`ADMIN_PREFIX`.
+    """
+    if path.startswith(ADMIN_PREFIX):
+        return False
+    if method == "GET":
+        return True
+    if method != "POST":
+        return False
+    try:
+        length = int(content_length or 0)
+    except ValueError:
+        return False
+    return 0 < length <= MAX_REQUEST_BYTES
+
+
+def lean_request_der(method: str, raw_path: str, body: bytes) -> bytes:
+    """The DER request of a lean-path request: the body, or the GET path decoded."""
+    if method == "POST":
+        return body
+    try:
+        return decode_get_path(raw_path)
+    except MalformedRequest:
+        return b""  # the source answers malformedRequest
+
+
+@dataclass(frozen=True)
+class HttpAnswer:
+    """An OCSP answer on its way to the wire; ``drop``: reset the connection instead."""
+
+    status: int
+    headers: list[tuple[str, str]]
+    body: bytes
+    drop: bool = False
+
+
+def serve_ocsp(
+    responder: LabResponder, method: str, der: bytes, if_none_match: str | None, client: str
+) -> HttpAnswer:
+    """Request bytes → faults, cache, database → response bytes, for any HTTP server.
+
+    Any exception becomes ``internalError`` and a log line, never HTTP 500.
+    """
+    started = time.perf_counter()
+    try:
+        responder.state.refresh()
+        reply = responder.source.respond(der)
+        status, headers, body = encode_reply(reply, method, if_none_match, responder.clock())
+        responder.record(client, method, reply, started)
+    except Exception:
+        _log.exception("internal error answering %s", method)
+        return HttpAnswer(200, [("Content-Type", OCSP_RESPONSE_TYPE)], _INTERNAL_ERROR)
+    headers.append(("Content-Length", str(len(body))))
+    return HttpAnswer(status, headers, body, reply.drop)
+
+
 class LeanPath:
     """WSGI middleware: every OCSP request straight from bytes; Flask for the rest.
 
-    A POST with a body of 1 to 64 KiB bytes and a GET on any path outside
-    :data:`ADMIN_PREFIX` are answered here: bytes → source (faults, cache,
-    database) → bytes, without Flask's Request/Response objects, routing or
-    context locals. The admin API, other methods, a POST without a usable
-    ``Content-Length`` (empty, chunked, over the cap: 413) go to Flask, which
-    answers them as before. Any exception here becomes ``internalError`` and a log
-    line, never HTTP 500.
+    What :func:`lean_route` takes is answered here by :func:`serve_ocsp`,
+    without Flask's Request/Response objects, routing or context locals; the
+    rest goes to Flask, which answers it as before.
     """
 
     def __init__(self, app: Callable[[_WSGIEnviron, _StartResponse], Iterable[bytes]],
@@ -293,43 +354,21 @@ class LeanPath:
 
     def __call__(self, environ: _WSGIEnviron, start_response: _StartResponse) -> Iterable[bytes]:
         """Answer an OCSP request here; hand anything else to Flask untouched."""
-        started = time.perf_counter()
-        method = environ.get("REQUEST_METHOD")
+        method = environ.get("REQUEST_METHOD", "")
         path = environ.get("PATH_INFO", "")
-        if path.startswith(ADMIN_PREFIX):
+        length = environ.get("CONTENT_LENGTH")
+        if not lean_route(method, path, length):
             return self.app(environ, start_response)
-        if method == "POST":
-            try:
-                length = int(environ.get("CONTENT_LENGTH") or 0)
-            except ValueError:
-                return self.app(environ, start_response)
-            if not 0 < length <= MAX_REQUEST_BYTES:
-                return self.app(environ, start_response)
-            der = environ["wsgi.input"].read(length)
-        elif method == "GET":
-            try:
-                der = decode_get_path(_raw_path(environ) or path)
-            except MalformedRequest:
-                der = b""  # the source answers malformedRequest
-        else:
-            return self.app(environ, start_response)
-        try:
-            status, headers, body = self._answer(environ, method, der, started)
-        except Exception:
-            _log.exception("internal error answering %s %s", method, path)
-            status, headers, body = 200, [("Content-Type", OCSP_RESPONSE_TYPE)], _INTERNAL_ERROR
-        headers.append(("Content-Length", str(len(body))))
-        start_response(_status_line(status), headers)
-        return [body]
-
-    def _answer(
-        self, environ: _WSGIEnviron, method: str, der: bytes, started: float
-    ) -> tuple[int, list[tuple[str, str]], bytes]:
-        responder = self.responder
-        responder.state.refresh()
-        reply = responder.source.respond(der)
-        if reply.drop:
+        body = environ["wsgi.input"].read(int(length or 0)) if method == "POST" else b""
+        der = lean_request_der(method, _raw_path(environ) or path, body)
+        answer = serve_ocsp(
+            self.responder,
+            method,
+            der,
+            environ.get("HTTP_IF_NONE_MATCH"),
+            environ.get("REMOTE_ADDR") or "-",
+        )
+        if answer.drop:
             _reset_connection(environ)
-        encoded = encode_reply(reply, method, environ.get("HTTP_IF_NONE_MATCH"), responder.clock())
-        responder.record(environ.get("REMOTE_ADDR") or "-", method, reply, started)
-        return encoded
+        start_response(_status_line(answer.status), answer.headers)
+        return [answer.body]

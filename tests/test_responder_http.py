@@ -307,3 +307,11 @@ def _shared_client(pki: PKI) -> FlaskClient:
 def test_admin_prefix_cannot_be_base64() -> None:
     alphabet = set("ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789+/=-_%")
     assert ADMIN_PREFIX.lstrip("/")[0] not in alphabet
+
+
+def test_unknown_admin_path_is_404_never_an_ocsp_answer(pki: PKI, client: FlaskClient) -> None:
+    der = ocsp_request(pki, ["server"])
+    for path in (f"{ADMIN_PREFIX}/no/such/thing", f"{ADMIN_PREFIX}/x/y"):
+        response = client.post(path, data=der, content_type="application/ocsp-request")
+        assert response.status_code == 404
+        assert response.content_type != "application/ocsp-response"
