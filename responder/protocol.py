@@ -19,6 +19,8 @@ from cryptography import x509
 from cryptography.x509 import ocsp as x509_ocsp
 from cryptography.x509.ocsp import OCSPResponseStatus
 
+from responder.der import octet_string
+
 if TYPE_CHECKING:
     from responder.signing import ResponseDraft, Signer
 
@@ -259,7 +261,7 @@ def _nonce_wrapped_once(der: bytes, nonce: bytes) -> bool:
     """
     if not _NONCE_MIN <= len(nonce) <= _NONCE_MAX:
         return False
-    return der.endswith(core.OctetString(core.OctetString(nonce).dump()).dump())
+    return der.endswith(octet_string(octet_string(nonce)))
 
 
 def decode_any_request(der: bytes) -> OCSPQuery:

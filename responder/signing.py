@@ -19,7 +19,6 @@ from asn1crypto import core
 from asn1crypto import keys as asn1_keys
 from asn1crypto import ocsp as asn1_ocsp
 from asn1crypto import x509 as asn1_x509
-from asn1crypto.parser import emit
 from cryptography.hazmat.primitives import hashes, serialization
 from cryptography.hazmat.primitives.asymmetric import ec, ed25519, padding, rsa
 
@@ -27,6 +26,7 @@ from pki import IssuedCert
 from pki.builder import signature_hash
 from pki.spec import REASONS
 from responder.config import CertsIncluded, ResponderIdKind
+from responder.der import bit_string, explicit, octet_string, sequence
 from responder.protocol import CertID
 
 __all__ = [
@@ -256,30 +256,6 @@ def _responses_der(singles: tuple[SingleAnswer, ...]) -> bytes:
     return der
 
 
-# The enclosing TLVs, written by asn1crypto's encoder (``asn1crypto.parser.emit``)
-# around their fields' DER: (class, constructed?, tag) of each ASN.1 type used.
-_UNIVERSAL, _CONTEXT = 0, 2
-_PRIMITIVE, _CONSTRUCTED = 0, 1
-_BIT_STRING, _OCTET_STRING, _SEQUENCE = 3, 4, 16
-
-
-def _sequence(fields: bytes) -> bytes:
-    return bytes(emit(_UNIVERSAL, _CONSTRUCTED, _SEQUENCE, fields))
-
-
-def _octet_string(octets: bytes) -> bytes:
-    return bytes(emit(_UNIVERSAL, _PRIMITIVE, _OCTET_STRING, octets))
-
-
-def _explicit(tag: int, der: bytes) -> bytes:
-    return bytes(emit(_CONTEXT, _CONSTRUCTED, tag, der))
-
-
-def _bit_string(octets: bytes) -> bytes:
-    # X.690 8.6.2: the first contents octet counts the unused bits of the last: none.
-    return bytes(emit(_UNIVERSAL, _PRIMITIVE, _BIT_STRING, b"\x00" + octets))
-
-
 def _extensions_der(draft: ResponseDraft) -> bytes:
     """``[1] EXPLICIT`` responseExtensions, each Extension from asn1crypto-encoded fields."""
     encoded = []
@@ -289,8 +265,8 @@ def _extensions_der(draft: ResponseDraft) -> bytes:
         fields = _oid_der(e.oid)
         if e.critical:
             fields += _TRUE
-        encoded.append(_sequence(fields + _octet_string(e.value)))
-    return _explicit(1, _sequence(b"".join(encoded)))
+        encoded.append(sequence(fields + octet_string(e.value)))
+    return explicit(1, sequence(b"".join(encoded)))
 
 
 _OIDS: dict[str, bytes] = {}
@@ -331,7 +307,7 @@ def _tbs_der(draft: ResponseDraft, signer: Signer) -> bytes:
     ]
     if draft.extensions:
         parts.append(_extensions_der(draft))
-    return _sequence(b"".join(parts))
+    return sequence(b"".join(parts))
 
 
 def tbs_response_data(draft: ResponseDraft, signer: Signer) -> asn1_ocsp.ResponseData:
@@ -344,13 +320,13 @@ def sign(draft: ResponseDraft, signer: Signer) -> bytes:
     tbs = _tbs_der(draft, signer)
     # BasicOCSPResponse ::= SEQUENCE { tbsResponseData, signatureAlgorithm,
     #   signature BIT STRING, certs [0] EXPLICIT SEQUENCE OF Certificate OPTIONAL }
-    basic = _sequence(
+    basic = sequence(
         tbs
         + signer.algorithm_der
-        + _bit_string(signer.signature(tbs))
+        + bit_string(signer.signature(tbs))
         + signer.certs_der(draft.certs)
     )
     # ResponseBytes ::= SEQUENCE { responseType, response OCTET STRING } (RFC 6960 4.2.1)
-    response_bytes = _sequence(_BASIC_TYPE + _octet_string(basic))
+    response_bytes = sequence(_BASIC_TYPE + octet_string(basic))
     # OCSPResponse ::= SEQUENCE { responseStatus, responseBytes [0] EXPLICIT OPTIONAL }
-    return _sequence(_SUCCESSFUL + _explicit(0, response_bytes))
+    return sequence(_SUCCESSFUL + explicit(0, response_bytes))

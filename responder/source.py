@@ -21,13 +21,13 @@ from __future__ import annotations
 import datetime as dt
 from typing import Protocol
 
-from asn1crypto import core
 from cryptography.x509.ocsp import OCSPResponseStatus
 
 from pki import PKI, CertificateDatabase, IssuedCert, Record
 from pki.certid import CERTID_HASHES, issuer_key_hash, issuer_name_hash
 from responder.clock import Clock, ocsp_time
 from responder.config import NotFound, ResponderConfig
+from responder.der import octet_string
 from responder.protocol import (
     CertID,
     MalformedRequest,
@@ -207,7 +207,7 @@ class DatabaseSource:
 
 def _nonce_extension(nonce: bytes) -> tuple[str, bytes]:
     # RFC 8954 2.1: the response carries the same Nonce value, an OCTET STRING.
-    return NONCE_OID, core.OctetString(nonce).dump()
+    return NONCE_OID, octet_string(nonce)
 
 
 def _from_record(single: SingleAnswer, record: Record) -> SingleAnswer:
