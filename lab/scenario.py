@@ -57,6 +57,7 @@ from pki.spec import (
 from responder.config import (
     FAULT_ANSWERS,
     FAULT_STATUSES,
+    HEADER_VALUE,
     BodyFault,
     CertIdFault,
     CertsIncluded,
@@ -584,7 +585,6 @@ _TAG = re.compile(r"[A-Za-z0-9_.-]+")
 _OID = re.compile(r"[0-2](?:\.(?:0|[1-9][0-9]*))+")
 _DNS_LABEL = re.compile(r"[A-Za-z0-9](?:[A-Za-z0-9-]{0,61}[A-Za-z0-9])?")
 _HEX_SERIAL = re.compile(r"0x[0-9A-Fa-f]+")
-_HEADER_VALUE = re.compile(r"[\x20-\x7e]+")
 # RFC 5280 4.1.2.2: at most 20 octets; cryptography refuses 160 bits and more.
 _MAX_SERIAL = 2**159 - 1
 
@@ -667,7 +667,7 @@ def _san(node: _Node) -> tuple[str, ...]:
 
 
 def _is_http_url(text: str) -> bool:
-    if not _HEADER_VALUE.fullmatch(text) or " " in text:
+    if not HEADER_VALUE.fullmatch(text) or " " in text:
         return False
     try:
         parts = urllib.parse.urlsplit(text)
@@ -724,7 +724,7 @@ def _http_status(node: _Node) -> int:
 def _content_type(node: _Node) -> str:
     expected = 'a content type like "text/html" (printable ASCII)'
     value = node.text(expected)
-    if not _HEADER_VALUE.fullmatch(value):
+    if not HEADER_VALUE.fullmatch(value):
         node.fail(expected)
     return value
 

@@ -9,6 +9,7 @@ the protocol code.
 from __future__ import annotations
 
 import datetime as dt
+import re
 from collections.abc import Mapping
 from dataclasses import dataclass, field
 from enum import StrEnum
@@ -71,6 +72,9 @@ class CertIdFault(StrEnum):
 FAULT_STATUSES = ("malformedRequest", "internalError", "tryLater", "sigRequired", "unauthorized")
 #: certStatus values a fault may force.
 FAULT_ANSWERS = ("good", "revoked", "unknown")
+#: What a ``content_type`` fault may be: an HTTP field value of visible ASCII and
+#: spaces (RFC 9110 5.5, without obs-text) — no CR/LF to split the header with.
+HEADER_VALUE = re.compile(r"[\x20-\x7e]+")
 
 
 @dataclass(frozen=True)

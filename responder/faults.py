@@ -6,7 +6,9 @@ rewrite the :class:`~responder.signing.ResponseDraft` and sign it again with
 the same signer; byte faults spoil the DER; transport faults change the HTTP
 status, the content type, or the timing. ``down`` is the one fault no reply
 can express: the servers honour it (:mod:`responder.server` closes its
-listening socket; under gunicorn the connection is reset). Faults are read
+listening socket; under gunicorn, whose workers keep listening, each request's
+connection is closed without a byte of answer — :mod:`responder.asgi` — or reset
+under the threaded worker). Faults are read
 from a callable on every request, so they change at run time.
 
 Also here: faults to and from JSON (the admin API and the state file speak
@@ -34,6 +36,7 @@ from responder.clock import Clock, ocsp_time
 from responder.config import (
     FAULT_ANSWERS,
     FAULT_STATUSES,
+    HEADER_VALUE,
     BodyFault,
     CertIdFault,
     Faults,
@@ -267,8 +270,10 @@ def faults_from_json(doc: Mapping[str, Any]) -> Faults:
                 raise ValueError(f"faults.http_status: expected an HTTP status, found {raw!r}")
             values[key] = raw
         elif key == "content_type":
-            if not isinstance(raw, str) or not raw or "\n" in raw:
-                raise ValueError(f"faults.content_type: expected a media type, found {raw!r}")
+            if not isinstance(raw, str) or not HEADER_VALUE.fullmatch(raw):
+                raise ValueError(
+                    f"faults.content_type: expected a media type (printable ASCII), found {raw!r}"
+                )
             values[key] = raw
         elif key == "status":
             if raw not in FAULT_STATUSES:

@@ -223,6 +223,13 @@ def test_faults_json_round_trip() -> None:
         faults_from_json({"colour": "red"})
 
 
+@pytest.mark.parametrize("value", ["a\rb: c", "text/html\n", "a\u20ac", "", "x\x00y", 7])
+def test_content_type_fault_must_be_a_header_value(value: object) -> None:
+    # CR/LF would split the header, non-ASCII cannot be sent: the server would fail (a 500).
+    with pytest.raises(ValueError, match=r"faults\.content_type"):
+        faults_from_json({"content_type": value})
+
+
 def _admin(port: int, method: str, path: str, body: bytes) -> tuple[int, bytes]:
     connection = http.client.HTTPConnection("127.0.0.1", port, timeout=5)
     headers = {"Content-Type": "application/json"}
