@@ -65,6 +65,7 @@ __all__ = [
     "lab_responder",
     "lean_request_der",
     "lean_route",
+    "origin_path",
     "serve_ocsp",
 ]
 
@@ -199,11 +200,21 @@ def _raw_path(environ: _WSGIEnviron) -> str | None:
     raw = environ.get("RAW_URI") or environ.get("REQUEST_URI")
     if not raw:
         return None
-    raw = raw.split("?", 1)[0]
-    if raw.startswith(("http://", "https://")):
-        raw = "/" + raw.split("/", 3)[-1]
+    path = origin_path(raw)
     script = environ.get("SCRIPT_NAME", "")
-    return str(raw[len(script) :] if script and raw.startswith(script) else raw)
+    return str(path[len(script) :] if script and path.startswith(script) else path)
+
+
+def origin_path(target: str) -> str:
+    """The path of a request target as sent: origin or absolute form, no query.
+
+    RFC 9112 3.2: a client may send ``GET http://host:port/<base64> HTTP/1.1``
+    (proxies do); the OCSP request is the path either way.
+    """
+    target = target.split("?", 1)[0]
+    if target.startswith(("http://", "https://")):
+        target = "/" + target.split("/", 3)[-1] if target.count("/") >= 3 else "/"
+    return target
 
 
 def _http_date(when: dt.datetime) -> str:

@@ -4,19 +4,19 @@ Why a second adapter: the answer itself costs tens of microseconds (a cache
 hit ~10 µs, a signed nonce answer ~100 µs), but gunicorn's threaded worker
 (gthread) spends ~150 µs of CPU per request around it — a poller thread, a
 pool thread, the GIL handed back and forth, headers and body in two writes.
-Its asyncio worker (``worker_class = "asgi"``, gunicorn 25+) runs one event
-loop per process with its C HTTP parser (gunicorn_h1c) and writes headers and
-body at once: on the responder bench it answers 2-3× more requests per CPU
-second (bench/results.md).
+Its asyncio worker (``worker_class = "asgi"``, gunicorn 24+) runs one event
+loop per process (uvloop when installed) and writes headers and body at once:
+about half the CPU per request, and a silent or half-sent connection costs a
+waiting coroutine, not a thread (figures in bench/results.md).
 
-OCSP requests — what :func:`~responder.app.lean_route` takes — are answered
-by :func:`~responder.app.serve_ocsp` right in the event loop: pure CPU, no
-I/O but one ``stat`` of the state file. While a fault is set they go to a
-thread instead, so that ``delay`` sleeps there and the loop goes on serving
-others. Everything else — the admin API, the status page, a body over the
-cap (413), other methods — is the Flask app's, through asgiref's WSGI bridge.
-A silent or half-sent connection costs the loop nothing but a waiting
-coroutine.
+Every GET and POST outside :data:`~responder.app.ADMIN_PREFIX` is OCSP and is
+answered by :func:`~responder.app.serve_ocsp` right in the event loop: pure
+CPU, no I/O but one ``stat`` of the state file. While a fault is set it goes
+to a thread instead, so that ``delay`` sleeps there and the loop goes on
+serving others. The body is read here, whatever its framing, and refused with
+413 past 64 KiB (by its Content-Length before reading, or as soon as a chunked
+one is over). Everything else — the admin API, the status page, other methods
+— is the Flask app's, through asgiref's WSGI bridge, given the body read here.
 """
 
 from __future__ import annotations
@@ -29,13 +29,15 @@ from asgiref.wsgi import WsgiToAsgi
 from flask import Flask
 
 from responder.app import (
+    ADMIN_PREFIX,
     HttpAnswer,
     LabResponder,
     lab_responder,
     lean_request_der,
-    lean_route,
+    origin_path,
     serve_ocsp,
 )
+from responder.protocol import MAX_REQUEST_BYTES
 
 __all__ = ["AsgiResponder"]
 
@@ -60,27 +62,38 @@ class AsgiResponder:
             return  # websocket: nothing here speaks it; the server closes it
         headers = _headers(scope)
         method = scope["method"]
-        if not lean_route(method, scope["path"], headers.get("content-length")):
-            await self.flask(scope, receive, send)
+        length = headers.get("content-length")
+        if length is not None and not (length.isdigit() and int(length) <= MAX_REQUEST_BYTES):
+            await _too_large(send)  # before a byte of the body is read
             return
-        body = b""
-        if method == "POST":
-            read = await _body(receive, int(headers["content-length"]))
-            if read is None:
-                return  # the client went away
-            body = read
-        raw_path = scope.get("raw_path") or b""
-        der = lean_request_der(method, raw_path.decode("latin-1") or scope["path"], body)
+        body = await _body(receive)
+        if body is None:
+            return  # the client went away
+        if len(body) > MAX_REQUEST_BYTES:  # chunked: no Content-Length to refuse it by
+            await _too_large(send)
+            return
+        ocsp = method in ("GET", "POST") and not scope["path"].startswith(ADMIN_PREFIX)
+        if not ocsp:
+            await self.flask(scope, _replay(body, receive), send)
+            return
+        raw_path = origin_path((scope.get("raw_path") or b"").decode("latin-1"))
+        der = lean_request_der(method, raw_path or scope["path"], body)
         client = scope.get("client")
         ask = (self.responder, method, der, headers.get("if-none-match"),
                client[0] if client else "-")  # fmt: skip
-        state = self.responder.state
-        state.refresh()
-        if state.faults.any:
+        if self._faults_set():
             answer = await asyncio.get_running_loop().run_in_executor(None, serve_ocsp, *ask)
         else:
             answer = serve_ocsp(*ask)
         await _send(answer, send)
+
+    def _faults_set(self) -> bool:
+        state = self.responder.state
+        try:
+            state.refresh()  # serve_ocsp does it again: one more stat, ~1 µs
+        except Exception:  # an unreadable state file: serve_ocsp answers internalError
+            return False
+        return state.faults.any
 
 
 async def _send(answer: HttpAnswer, send: Send) -> None:
@@ -104,20 +117,46 @@ def _headers(scope: Scope) -> dict[str, str]:
     return wanted
 
 
-async def _body(receive: Receive, length: int) -> bytes | None:
-    """The request body; None if the client went away.
+async def _body(receive: Receive) -> bytes | None:
+    """The request body, at most one chunk over the cap; None if the client went away.
 
-    ``length`` is its Content-Length, at most the 64 KiB cap (:func:`lean_route`),
-    and the server frames the body by it, so this never holds more.
+    A Content-Length over the cap was refused before; a chunked body stops
+    being read as soon as it is over.
     """
     chunks: list[bytes] = []
+    size = 0
     while True:
         message = await receive()
         if message["type"] == "http.disconnect":
             return None
-        chunks.append(message.get("body", b""))
-        if not message.get("more_body", False):
-            return b"".join(chunks)[:length]
+        chunk = message.get("body", b"")
+        chunks.append(chunk)
+        size += len(chunk)
+        if size > MAX_REQUEST_BYTES or not message.get("more_body", False):
+            return b"".join(chunks)
+
+
+def _replay(body: bytes, receive: Receive) -> Receive:
+    """``receive`` for the Flask bridge: the body already read, then the client's own."""
+    pending = [{"type": "http.request", "body": body, "more_body": False}]
+
+    async def replay() -> Message:
+        return pending.pop() if pending else await receive()
+
+    return replay
+
+
+async def _too_large(send: Send) -> None:
+    # What werkzeug answers for MAX_CONTENT_LENGTH on the WSGI path: 413 (RFC 9110 15.5.14).
+    await send({"type": "http.response.start", "status": 413, "headers": [
+        (b"content-type", b"text/plain; charset=utf-8"),
+        (b"content-length", str(len(_TOO_LARGE)).encode()),
+        (b"connection", b"close"),
+    ]})  # fmt: skip
+    await send({"type": "http.response.body", "body": _TOO_LARGE})
+
+
+_TOO_LARGE = f"413 Request Entity Too Large: at most {MAX_REQUEST_BYTES} bytes\n".encode()
 
 
 async def _lifespan(receive: Receive, send: Send) -> None:

@@ -104,7 +104,8 @@ class Reply:
     ``draft`` and ``signer`` are set for a signed, successful answer so that a
     wrapping layer can alter and re-sign it; ``status`` names the
     responseStatus; ``delay`` is real seconds to wait before answering; ``drop``
-    means: answer nothing at all, reset the connection.
+    means: answer nothing at all, end the connection (reset it where the server
+    hands out its socket).
     """
 
     body: bytes
