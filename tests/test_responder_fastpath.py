@@ -1,4 +1,4 @@
-"""The lean path: pre-encoded DER pieces, the WSGI fast path and the keep-serving worker.
+"""The lean path: pre-encoded DER pieces, the WSGI fast path, ``serve``'s asyncio worker.
 
 The signing layer re-uses DER it encoded before (SingleResponses, ResponderID,
 certs, algorithm); these tests hold it to what encoding everything anew gives,
@@ -7,22 +7,29 @@ and the nonce path to what RFC 8954 asks: each request its own, valid answer.
 
 from __future__ import annotations
 
+import contextlib
 import dataclasses
 import datetime as dt
 import http.client
+import json
 import socket
 import subprocess
 import sys
+import threading
 import time
+from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
 from asn1crypto import core
 from asn1crypto import ocsp as asn1_ocsp
+from cryptography import x509
+from cryptography.hazmat.primitives import hashes, serialization
+from cryptography.x509 import ocsp as x509_ocsp
 
 from pki import EPOCH, PKI, build_pki
 from pki.spec import REASONS
-from responder.app import create_app, lab_responder
+from responder.app import ADMIN_PREFIX, create_app, lab_responder
 from responder.clock import FixedClock
 from responder.config import CertsIncluded, Faults, ResponderConfig, ResponderIdKind
 from responder.signing import CertStatus, Extension, ResponseDraft, Signer, sign
@@ -193,7 +200,7 @@ def test_lean_path_status_line_for_http_status_fault(pki: PKI) -> None:
     assert reply.status == "503 SERVICE UNAVAILABLE" and reply.data == b""
 
 
-# ---- the keep-serving gunicorn worker -------------------------------------------------------
+# ---- ocsp-lab serve: gunicorn's asyncio worker ------------------------------------------------
 
 
 def _free_port() -> int:
@@ -202,15 +209,58 @@ def _free_port() -> int:
         return int(s.getsockname()[1])
 
 
-@pytest.mark.interop
-def test_keep_serving_worker_serves_keepalive_and_silent_clients(pki: PKI, tmp_path: Path) -> None:
+@dataclasses.dataclass(frozen=True)
+class Served:
+    """A running ``ocsp-lab serve --workers 1`` and requests for the PKI it wrote."""
+
+    port: int
+    out: Path
+
+    def request(self, name: str = "server", nonce: bytes | None = None) -> bytes:
+        """DER OCSPRequest for ``name``, built from the certificates serve wrote."""
+        cert = x509.load_pem_x509_certificate((self.out / f"{name}.pem").read_bytes())
+        issuer = x509.load_pem_x509_certificate((self.out / "intermediate.pem").read_bytes())
+        builder = x509_ocsp.OCSPRequestBuilder().add_certificate(cert, issuer, hashes.SHA1())
+        if nonce is not None:
+            builder = builder.add_extension(x509.OCSPNonce(nonce), critical=False)
+        return builder.build().public_bytes(serialization.Encoding.DER)
+
+    def connection(self, timeout: float = 10) -> http.client.HTTPConnection:
+        return http.client.HTTPConnection("127.0.0.1", self.port, timeout=timeout)
+
+    def post(self, der: bytes, timeout: float = 10) -> tuple[int, bytes]:
+        connection = self.connection(timeout)
+        try:
+            connection.request("POST", "/", body=der, headers=OCSP)
+            response = connection.getresponse()
+            return response.status, response.read()
+        finally:
+            connection.close()
+
+    def admin(self, method: str, path: str, doc: object = None) -> object:
+        connection = self.connection()
+        try:
+            body = None if doc is None else json.dumps(doc).encode()
+            connection.request(method, f"{ADMIN_PREFIX}/{path}", body=body,
+                               headers={"Content-Type": "application/json"})  # fmt: skip
+            response = connection.getresponse()
+            assert response.status == 200, response.read()
+            return json.load(response)
+        finally:
+            connection.close()
+
+
+@contextlib.contextmanager
+def _serving(tmp_path: Path) -> Iterator[Served]:
     port = _free_port()
-    proc = subprocess.Popen(
-        [sys.executable, "-m", "lab", "serve", "--port", str(port), "--out", str(tmp_path),
-         "--workers", "1", "--threads", "2", "--quiet", *EXTRA],
-        stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL,
-    )  # fmt: skip
-    silent: list[socket.socket] = []
+    out = tmp_path / "out"
+    log = tmp_path / "serve.log"
+    with log.open("wb") as stderr:
+        proc = subprocess.Popen(
+            [sys.executable, "-m", "lab", "serve", "--port", str(port), "--out", str(out),
+             "--workers", "1", "--quiet", *EXTRA],
+            stdout=subprocess.DEVNULL, stderr=stderr,
+        )  # fmt: skip
     try:
         deadline = time.monotonic() + 30
         while True:
@@ -218,27 +268,121 @@ def test_keep_serving_worker_serves_keepalive_and_silent_clients(pki: PKI, tmp_p
                 socket.create_connection(("127.0.0.1", port), timeout=0.2).close()
                 break
             except OSError:
-                assert proc.poll() is None and time.monotonic() < deadline
+                assert proc.poll() is None, f"serve exited early: {log.read_text()}"
+                assert time.monotonic() < deadline, "serve did not start listening"
                 time.sleep(0.1)
-        # More silent clients than threads: none may hold a thread.
-        silent = [socket.create_connection(("127.0.0.1", port)) for _ in range(4)]
-        der = ocsp_request(pki, ["server"])
-        connection = http.client.HTTPConnection("127.0.0.1", port, timeout=10)
-        for i in range(30):  # one kept-alive connection, many requests
-            body = ocsp_request(pki, ["server"], nonce=bytes([i + 1]) * 16) if i % 2 else der
-            connection.request("POST", "/", body=body, headers=OCSP)
-            response = connection.getresponse()
-            assert response.status == 200
-            answer = parse_response(response.read())
-            assert answer.singles[0].status == "good"
-            assert answer.nonce == (bytes([i + 1]) * 16 if i % 2 else None)
-        connection.close()
-        other = http.client.HTTPConnection("127.0.0.1", port, timeout=10)
-        other.request("POST", "/", body=der, headers=OCSP)
-        assert other.getresponse().status == 200
-        other.close()
+        yield Served(port, out)
     finally:
-        for sock in silent:
-            sock.close()
         proc.terminate()
-        proc.wait(timeout=15)
+        try:
+            proc.wait(timeout=15)
+        except subprocess.TimeoutExpired:
+            proc.kill()
+            proc.wait(timeout=15)
+
+
+def _answer(status: int, body: bytes) -> str:
+    assert status == 200
+    parsed = parse_response(body)
+    assert parsed.status == "successful" and len(parsed.singles) == 1
+    return parsed.singles[0].status
+
+
+@pytest.mark.interop
+def test_serve_keeps_one_connection_alive_for_many_requests(tmp_path: Path) -> None:
+    with _serving(tmp_path) as served:
+        der = served.request()
+        connection = served.connection()
+        try:
+            first_socket = None
+            for i in range(30):  # one kept-alive connection, nonce and no nonce in turn
+                nonce = bytes([i + 1]) * 16 if i % 2 else None
+                connection.request("POST", "/", body=served.request(nonce=nonce) if nonce else der,
+                                   headers=OCSP)  # fmt: skip
+                response = connection.getresponse()
+                answer = parse_response(response.read())
+                assert response.status == 200 and answer.singles[0].status == "good"
+                assert answer.nonce == nonce
+                assert response.getheader("Connection", "").lower() != "close"
+                first_socket = first_socket or connection.sock
+                assert connection.sock is first_socket  # http.client never had to reconnect
+        finally:
+            connection.close()
+
+
+@pytest.mark.interop
+def test_serve_answers_promptly_despite_silent_and_half_sent_clients(tmp_path: Path) -> None:
+    with _serving(tmp_path) as served:
+        der = served.request()
+        idle: list[socket.socket] = []
+        try:
+            # Silent clients, a request cut in its headers and one cut in its body: each
+            # is a waiting coroutine in the one worker, none may keep others waiting.
+            idle = [socket.create_connection(("127.0.0.1", served.port)) for _ in range(6)]
+            idle[4].sendall(b"POST / HTTP/1.1\r\nHost: 127.0.0.1\r\nContent-Ty")
+            idle[5].sendall(b"POST / HTTP/1.1\r\nHost: 127.0.0.1\r\nContent-Length: %d"
+                            b"\r\n\r\n" % len(der) + der[:10])  # fmt: skip
+            for _ in range(3):
+                assert _answer(*served.post(der, timeout=5)) == "good"
+        finally:
+            for sock in idle:
+                sock.close()
+
+
+@pytest.mark.interop
+def test_serve_delay_fault_leaves_the_event_loop_free(tmp_path: Path) -> None:
+    delay = 0.5
+    with _serving(tmp_path) as served:
+        assert served.admin("PUT", "faults", {"delay": "500ms"}) == {"delay": "500ms"}
+        nonces = [bytes([i + 1]) * 16 for i in range(4)]
+        ders = [served.request(nonce=n) for n in nonces]
+        answers: list[tuple[int, bytes] | BaseException | None] = [None] * 4
+        finished: list[float] = [0.0] * 4
+        barrier = threading.Barrier(5)
+
+        def ask(i: int) -> None:
+            barrier.wait()
+            try:
+                answers[i] = served.post(ders[i], timeout=10)
+            except BaseException as exc:  # reported below, in the test's thread
+                answers[i] = exc
+            finished[i] = time.monotonic()
+
+        threads = [threading.Thread(target=ask, args=(i,)) for i in range(4)]
+        for thread in threads:
+            thread.start()
+        barrier.wait()
+        started = time.monotonic()
+        time.sleep(0.1)
+        # While the four sleep their delay, the admin API (Flask, another thread) answers.
+        state = served.admin("GET", "state")
+        admin_done = time.monotonic()
+        for thread in threads:
+            thread.join(timeout=20)
+        elapsed = max(finished) - started
+        for answer, nonce in zip(answers, nonces, strict=True):
+            assert isinstance(answer, tuple), answer
+            assert _answer(*answer) == "good"
+            assert parse_response(answer[1]).nonce == nonce
+        assert isinstance(state, dict) and state["faults"] == {"delay": "500ms"}
+        assert admin_done < min(finished)
+        # Served one after the other they would take 4 × delay.
+        assert delay <= elapsed < 3 * delay, elapsed
+
+        assert served.admin("DELETE", "faults") == {}
+        assert _answer(*served.post(ders[0])) == "good"
+
+
+@pytest.mark.interop
+def test_serve_down_fault_drops_connections_until_cleared(tmp_path: Path) -> None:
+    with _serving(tmp_path) as served:
+        der = served.request()
+        assert _answer(*served.post(der)) == "good"
+        assert served.admin("PUT", "faults", {"down": True}) == {"down": True}
+        for _ in range(2):
+            # RemoteDisconnected (the connection ends without a byte) is a ConnectionError.
+            with pytest.raises(ConnectionError):
+                served.post(der, timeout=5)
+        assert served.admin("DELETE", "faults") == {}
+        assert _answer(*served.post(der)) == "good"
+        assert _answer(*served.post(served.request(nonce=b"n" * 16))) == "good"
