@@ -231,7 +231,7 @@ def encode_reply(
         method != "GET"
         or reply.http_status != 200
         or draft is None
-        or draft.nonce is not None
+        or draft.has_nonce
         or not draft.singles
     ):
         if method == "GET" and reply.http_status == 200:

@@ -82,7 +82,7 @@ class CachingSource:
         draft = reply.draft
         if reply.status is not OCSPResponseStatus.SUCCESSFUL or draft is None:
             return reply
-        if draft.nonce is not None:
+        if draft.has_nonce:
             return reply  # RFC 8954: a nonce asks for a fresh signature
         this_update = min(s.this_update for s in draft.singles)
         next_updates = [s.next_update for s in draft.singles if s.next_update is not None]

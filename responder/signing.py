@@ -90,6 +90,11 @@ class ResponseDraft:
     responder_id_override: asn1_ocsp.ResponderId | None = field(default=None, compare=False)
 
     @property
+    def has_nonce(self) -> bool:
+        """Whether a nonce is echoed (without decoding it: the cache asks on every miss)."""
+        return any(extension.oid == NONCE_OID for extension in self.extensions)
+
+    @property
     def nonce(self) -> bytes | None:
         """The nonce octets echoed, if any."""
         for extension in self.extensions:
