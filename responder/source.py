@@ -19,6 +19,7 @@ vouch good or revoked for its certificates (RFC 6960 4.2.2.2).
 from __future__ import annotations
 
 import datetime as dt
+from dataclasses import dataclass
 from typing import Protocol
 
 from cryptography.x509.ocsp import OCSPResponseStatus
@@ -125,6 +126,7 @@ class DatabaseSource:
         self.config = config
         self.clock = clock
         self.signers = SignerPolicy(pki, config)
+        self._verdicts: dict[tuple[object, ...], _Verdict] = {}
         # (hash, issuerNameHash, issuerKeyHash) -> CA, for every hash RFC 6960 clients use.
         self._cas: dict[tuple[str, bytes, bytes], IssuedCert] = {}
         for ca in pki.cas():
@@ -153,20 +155,52 @@ class DatabaseSource:
     def answer(self, query: OCSPQuery) -> Reply:
         """The signed answer to a decoded request."""
         now = ocsp_time(self.clock())
+        # Within one second (thisUpdate's resolution) and one database version the same
+        # CertIDs get the same SingleResponses: the database is asked once. A request
+        # with a nonce misses the pre-signed cache but not this.
+        key = (query.cert_ids, now, self.database.version)
+        verdict = self._verdicts.get(key)
+        if verdict is None:
+            verdict = self._verdict(query.cert_ids, now)
+            if len(self._verdicts) >= _VERDICTS_MAX:
+                self._verdicts.clear()  # entries are good for a second anyway
+            self._verdicts[key] = verdict
+        if verdict.signer_name is None:
+            reply = error_response(OCSPResponseStatus.UNAUTHORIZED)
+            if verdict.not_found:
+                reply.serials = tuple(query.serials)
+            return reply
+        extensions = []
+        if query.nonce is not None:
+            extensions.append(Extension(*_nonce_extension(query.nonce)))
+        if verdict.extended_revoke:
+            extensions.append(Extension(EXTENDED_REVOKE_OID, _NULL_DER))
+        draft = ResponseDraft(
+            produced_at=now,
+            singles=verdict.singles,
+            responder_id=self.config.responder_id,
+            certs=self.config.certs,
+            extensions=tuple(extensions),
+        )
+        signer = self.signers.signer(verdict.signer_name)
+        return Reply(
+            body=sign(draft, signer), draft=draft, signer=signer, serials=tuple(query.serials)
+        )
+
+    def _verdict(self, cert_ids: tuple[CertID, ...], now: dt.datetime) -> _Verdict:
+        """What the database says of each CertID at ``now``, and who signs it."""
         found: list[tuple[CertID, IssuedCert | None, Record | None]] = []
-        for cert_id in query.cert_ids:
+        for cert_id in cert_ids:
             ca = self.issuer_of(cert_id)
             record = self.database.lookup(ca.name, cert_id.serial) if ca else None
             found.append((cert_id, ca, record))
         if self.config.not_found is NotFound.UNAUTHORIZED and any(r is None for *_, r in found):
             # RFC 6960 2.3 / RFC 5019 2.2.3: "unauthorized" for what it cannot answer.
-            reply = error_response(OCSPResponseStatus.UNAUTHORIZED)
-            reply.serials = tuple(query.serials)
-            return reply
+            return _Verdict((), None, not_found=True)
         first_ca = next((ca.name for _, ca, _ in found if ca is not None), None)
         signer_name = self.signers.name_for(first_ca)
         if signer_name is None:
-            return error_response(OCSPResponseStatus.UNAUTHORIZED)
+            return _Verdict((), None)
         validity = self.config.next_update
         next_update = now + validity if validity is not None else None
         singles = []
@@ -187,22 +221,21 @@ class DatabaseSource:
                     revoked_at=_NEVER_ISSUED_AT, reason="certificateHold", issuer=ca,
                 )  # fmt: skip
             singles.append(single)
-        extensions = []
-        if query.nonce is not None:
-            extensions.append(Extension(*_nonce_extension(query.nonce)))
-        if extended_revoke:
-            extensions.append(Extension(EXTENDED_REVOKE_OID, _NULL_DER))
-        draft = ResponseDraft(
-            produced_at=now,
-            singles=tuple(singles),
-            responder_id=self.config.responder_id,
-            certs=self.config.certs,
-            extensions=tuple(extensions),
-        )
-        signer = self.signers.signer(signer_name)
-        return Reply(
-            body=sign(draft, signer), draft=draft, signer=signer, serials=tuple(query.serials)
-        )
+        return _Verdict(tuple(singles), signer_name, extended_revoke=extended_revoke)
+
+
+#: At most this many (CertIDs, second, version) verdicts are kept.
+_VERDICTS_MAX = 4096
+
+
+@dataclass(frozen=True)
+class _Verdict:
+    """The database's answer to a set of CertIDs at one second; no signer: unauthorized."""
+
+    singles: tuple[SingleAnswer, ...]
+    signer_name: str | None
+    extended_revoke: bool = False
+    not_found: bool = False
 
 
 def _nonce_extension(nonce: bytes) -> tuple[str, bytes]:
