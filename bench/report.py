@@ -43,7 +43,9 @@ def _kept_sections(rerun: set[str]) -> list[str]:
     """Sections of the existing results.md that this run does not measure again."""
     if not RESULTS.exists():
         return []
-    kept, current, keep = [], [], False
+    kept: list[str] = []
+    current: list[str] = []
+    keep = False
     for line in RESULTS.read_text().splitlines():
         if line.startswith("## "):
             if keep:
