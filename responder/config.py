@@ -13,6 +13,7 @@ import re
 from collections.abc import Mapping
 from dataclasses import dataclass, field
 from enum import StrEnum
+from functools import cached_property
 
 __all__ = [
     "BodyFault",
@@ -96,8 +97,9 @@ class Faults:
     critical_extension: bool = False
     responder_id_wrong: bool = False  # responder_id = "wrong"
 
-    @property
+    @cached_property
     def any(self) -> bool:
+        """Whether any fault is on (asked on every request: computed once per value)."""
         return self != Faults()
 
 
