@@ -32,6 +32,7 @@ import time
 from collections.abc import Callable, Iterable
 from dataclasses import dataclass
 from email.utils import format_datetime
+from functools import partial
 from pathlib import Path
 from typing import Any
 
@@ -98,18 +99,23 @@ class LabResponder:
 
     def record(self, client: str, method: str, reply: Reply, started: float) -> None:
         """Log one answered request (ring and log line)."""
+        latency_ms = (time.perf_counter() - started) * 1000
+        # The entry is written out only when shown or logged: the hot path keeps the parts.
+        self.requests.add(partial(self._entry, self.clock(), client, method, reply, latency_ms))
+
+    def _entry(
+        self, at: dt.datetime, client: str, method: str, reply: Reply, latency_ms: float
+    ) -> RequestLogEntry:
         names = self.names_by_serial or {}
-        self.requests.add(
-            RequestLogEntry(
-                at=self.clock(),
-                client=client,
-                method=method,
-                serials=tuple(format(s, "X") for s in reply.serials),
-                names=tuple(names.get(s) for s in reply.serials),
-                answer=reply.summary,
-                latency_ms=(time.perf_counter() - started) * 1000,
-                cached=reply.cached,
-            )
+        return RequestLogEntry(
+            at=at,
+            client=client,
+            method=method,
+            serials=tuple(format(s, "X") for s in reply.serials),
+            names=tuple(names.get(s) for s in reply.serials),
+            answer=reply.summary,
+            latency_ms=latency_ms,
+            cached=reply.cached,
         )
 
 
@@ -331,15 +337,24 @@ class HttpAnswer:
 
 
 def serve_ocsp(
-    responder: LabResponder, method: str, der: bytes, if_none_match: str | None, client: str
+    responder: LabResponder,
+    method: str,
+    der: bytes,
+    if_none_match: str | None,
+    client: str,
+    *,
+    refreshed: bool = False,
 ) -> HttpAnswer:
     """Request bytes → faults, cache, database → response bytes, for any HTTP server.
 
-    Any exception becomes ``internalError`` and a log line, never HTTP 500.
+    The state is reloaded first if another process changed it, unless the
+    caller has just done so (``refreshed``). Any exception becomes
+    ``internalError`` and a log line, never HTTP 500.
     """
     started = time.perf_counter()
     try:
-        responder.state.refresh()
+        if not refreshed:
+            responder.state.refresh()
         reply = responder.source.respond(der)
         status, headers, body = encode_reply(reply, method, if_none_match, responder.clock())
         responder.record(client, method, reply, started)

@@ -81,18 +81,22 @@ class AsgiResponder:
         client = scope.get("client")
         ask = (self.responder, method, der, headers.get("if-none-match"),
                client[0] if client else "-")  # fmt: skip
-        if self._faults_set():
+        faults_on = self._faults_on()
+        if faults_on:
             answer = await asyncio.get_running_loop().run_in_executor(None, serve_ocsp, *ask)
         else:
-            answer = serve_ocsp(*ask)
+            # State just reloaded: serve_ocsp need not stat the file again. If it could
+            # not be read, serve_ocsp tries again and answers internalError.
+            answer = serve_ocsp(*ask, refreshed=faults_on is not None)
         await _send(answer, send)
 
-    def _faults_set(self) -> bool:
+    def _faults_on(self) -> bool | None:
+        """Whether a fault is set, with the state reloaded; None if it cannot be read."""
         state = self.responder.state
         try:
-            state.refresh()  # serve_ocsp does it again: one more stat, ~1 µs
-        except Exception:  # an unreadable state file: serve_ocsp answers internalError
-            return False
+            state.refresh()
+        except Exception:
+            return None
         return state.faults.any
 
 
