@@ -10,6 +10,7 @@ import collections
 import datetime as dt
 import logging
 import threading
+from collections.abc import Callable
 from dataclasses import asdict, dataclass
 from typing import Any
 
@@ -51,16 +52,25 @@ class RequestLog:
     """The last ``size`` requests of this process, newest last."""
 
     def __init__(self, size: int = 200) -> None:
-        self._entries: collections.deque[RequestLogEntry] = collections.deque(maxlen=size)
+        # An entry, or what makes it: written out only when read or logged.
+        self._entries: collections.deque[RequestLogEntry | Callable[[], RequestLogEntry]] = (
+            collections.deque(maxlen=size)
+        )
         self._lock = threading.Lock()
 
-    def add(self, entry: RequestLogEntry) -> None:
-        """Remember ``entry`` and write its log line."""
-        self._entries.append(entry)  # deque.append is atomic
+    def add(self, entry: RequestLogEntry | Callable[[], RequestLogEntry]) -> None:
+        """Remember ``entry`` (or what makes it) and write its log line."""
         if LOGGER.isEnabledFor(logging.INFO):
+            entry = _made(entry)
             LOGGER.info("%s", entry.line())
+        self._entries.append(entry)  # deque.append is atomic
 
     def entries(self) -> list[RequestLogEntry]:
         """A copy, oldest first."""
         with self._lock:
-            return list(self._entries)
+            kept = list(self._entries)
+        return [_made(entry) for entry in kept]
+
+
+def _made(entry: RequestLogEntry | Callable[[], RequestLogEntry]) -> RequestLogEntry:
+    return entry if isinstance(entry, RequestLogEntry) else entry()
