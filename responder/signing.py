@@ -11,6 +11,7 @@ from __future__ import annotations
 
 import datetime as dt
 import hashlib
+from collections.abc import Callable
 from dataclasses import dataclass, field
 from enum import StrEnum
 
@@ -145,6 +146,8 @@ class Signer:
         }
         self._hash = signature_hash(self._key)
         self.algorithm = _signature_algorithm(self._key, self._hash)
+        #: ``data -> signature`` by the algorithm :attr:`algorithm` names.
+        self.signature = _signing_function(self._key, self._hash)
         # Encoded once by asn1crypto, spliced into every response: see _tbs_der.
         self.algorithm_der = bytes(asn1_algos.SignedDigestAlgorithm(self.algorithm).dump())
         self._responder_id_der = {k: bytes(self.responder_id(k).dump()) for k in ResponderIdKind}
@@ -170,22 +173,24 @@ class Signer:
         """The DER of the ``[0] EXPLICIT certs`` field; empty when it is left out."""
         return self._certs_der[included]
 
-    def signature(self, data: bytes) -> bytes:
-        """Sign ``data`` with the algorithm named by :attr:`algorithm`."""
-        key = self._key
-        if isinstance(key, ec.EllipticCurvePrivateKey):
-            assert self._hash is not None
-            # RFC 6979 deterministic ECDSA: the same draft gives the same bytes.
-            return key.sign(data, ec.ECDSA(self._hash, deterministic_signing=True))
-        if isinstance(key, rsa.RSAPrivateKey):
-            assert self._hash is not None
-            return key.sign(data, padding.PKCS1v15(), self._hash)
-        assert isinstance(key, ed25519.Ed25519PrivateKey)
-        return key.sign(data)
-
 
 def _asn1_cert(cert: IssuedCert) -> asn1_x509.Certificate:
     return asn1_x509.Certificate.load(cert.certificate.public_bytes(serialization.Encoding.DER))
+
+
+def _signing_function(key: object, digest: hashes.HashAlgorithm | None) -> Callable[[bytes], bytes]:
+    """``data -> signature`` with ``key``, its padding and hash chosen once, not per answer."""
+    if isinstance(key, ec.EllipticCurvePrivateKey):
+        assert digest is not None
+        # RFC 6979 deterministic ECDSA: the same draft gives the same bytes.
+        ecdsa = ec.ECDSA(digest, deterministic_signing=True)
+        return lambda data: key.sign(data, ecdsa)
+    if isinstance(key, rsa.RSAPrivateKey):
+        assert digest is not None
+        pkcs1 = padding.PKCS1v15()
+        return lambda data: key.sign(data, pkcs1, digest)
+    assert isinstance(key, ed25519.Ed25519PrivateKey)
+    return key.sign
 
 
 def _signature_algorithm(key: object, digest: hashes.HashAlgorithm | None) -> dict[str, object]:
