@@ -47,7 +47,7 @@ SECTION = "responder load"
 CONCURRENCY = (1, 4, 16)
 DURATION_S = 3
 #: Rounds per (server, kind, concurrency); the best is kept (OCSP_LAB_BENCH_ROUNDS).
-ROUNDS = int(os.environ.get("OCSP_LAB_BENCH_ROUNDS", "2"))
+ROUNDS = int(os.environ.get("OCSP_LAB_BENCH_ROUNDS", "3"))
 NONCE_LEN = 32
 OPENSSL_CHILDREN = 4
 
@@ -101,6 +101,27 @@ def _wait_ready(url: str, der: bytes, proc: subprocess.Popen[bytes], timeout: fl
             time.sleep(0.2)
 
 
+def _listening_sockets(port: int) -> int:
+    """How many TCP sockets listen on ``port`` (proc(5) /proc/net/tcp{,6}; 0A is LISTEN)."""
+    rows = []
+    for name in ("/proc/net/tcp", "/proc/net/tcp6"):  # openssl listens on [::]
+        with open(name) as table:
+            rows += [line.split() for line in table.readlines()[1:]]
+    return sum(1 for row in rows if row[3] == "0A" and int(row[1].split(":")[1], 16) == port)
+
+
+def _wait_listening(port: int, sockets: int, timeout: float = 30) -> None:
+    # One answer means one worker is up. Each serve worker binds its own SO_REUSEPORT
+    # socket as it starts, and the kernel spreads connections only over the sockets
+    # bound when they arrive: wrk's 16 connections, opened while the second worker was
+    # still starting, all went to the first (one core idle, ~0.6x in one run).
+    deadline = time.monotonic() + timeout
+    while _listening_sockets(port) < sockets:
+        if time.monotonic() > deadline:
+            raise RuntimeError(f"{sockets} sockets never listened on port {port}")
+        time.sleep(0.05)
+
+
 def _ensure_wrk() -> str:
     found = shutil.which("wrk")
     if found:
@@ -114,7 +135,7 @@ def _ensure_wrk() -> str:
 
 
 @contextmanager
-def _process(cmd: list[str], cwd: Path, url: str, der: bytes) -> Iterator[str]:
+def _process(cmd: list[str], cwd: Path, url: str, der: bytes) -> Iterator[tuple[str, int]]:
     # Its own process group (not a new session: openssl -multi calls setpgid itself,
     # which a session leader may not): ``openssl ocsp -multi`` children outlive a terminated
     # parent, and one stuck on a half-sent connection spins at 100 % CPU for good
@@ -123,9 +144,25 @@ def _process(cmd: list[str], cwd: Path, url: str, der: bytes) -> Iterator[str]:
         cmd, cwd=cwd, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL, process_group=0
     )
     try:
-        yield _wait_ready(url, der, proc)
+        yield _wait_ready(url, der, proc), proc.pid  # the group's id is the leader's pid
     finally:
         _stop_group(proc)
+
+
+def _group_cpu_seconds(pgid: int) -> float:
+    """User + system CPU of every live process in group ``pgid`` (proc(5) stat)."""
+    ticks = 0
+    for entry in os.listdir("/proc"):
+        if not entry.isdigit():
+            continue
+        try:
+            with open(f"/proc/{entry}/stat") as stat:
+                fields = stat.read().rsplit(")", 1)[1].split()
+        except OSError:
+            continue  # gone meanwhile
+        if int(fields[2]) == pgid:  # pgrp; utime and stime follow at 11, 12
+            ticks += int(fields[11]) + int(fields[12])
+    return ticks / os.sysconf("SC_CLK_TCK")
 
 
 def _stop_group(proc: subprocess.Popen[bytes]) -> None:
@@ -177,6 +214,7 @@ def _measure(
     connections: int,
     plain: bytes,
     server: str,
+    listeners: int,
 ) -> dict[str, float]:
     # a fresh port too: OpenSSL does not set SO_REUSEADDR (TIME_WAIT)
     port = _free_port()
@@ -184,10 +222,17 @@ def _measure(
     cmd = [a.replace("{port}", str(port)) for a in template_cmd]
     # A fresh server per measurement: connections wrk leaves half-sent at
     # the end of a run (and its probe) leave OpenSSL's children stuck.
-    with _process(cmd, cwd, url, plain) as answer:
+    with _process(cmd, cwd, url, plain) as (answer, pgid):
         if answer != "good":
             raise RuntimeError(f"{server} answered {answer!r}, not good")
+        _wait_listening(port, listeners)
+        # The server's own CPU per request: steadier than req/s on a shared machine,
+        # and what tells where the time goes (wrk shares the same cores).
+        cpu_before = _group_cpu_seconds(pgid)
         result = _wrk(wrk, url, script, connections)
+        result["cpu_us"] = (
+            (_group_cpu_seconds(pgid) - cpu_before) / max(1, result["requests"]) * 1e6
+        )
     result["load"] = os.getloadavg()[0]
     return result
 
@@ -230,24 +275,36 @@ def run() -> list[Figure]:
 
     workers = os.cpu_count() or 2
     ours_cmd = [sys.executable, "-m", "lab", "serve", "--port", "{port}",
-                "--out", str(work / "ours"), "--quiet", "--workers", str(workers),
-                "--threads", "4"]  # fmt: skip
+                "--out", str(work / "ours"), "--quiet", "--workers", str(workers)]  # fmt: skip
     openssl_cmd = ["openssl", "ocsp", "-port", "{port}", "-index",
                    "intermediate.index.txt", "-CA", "intermediate.pem", "-rsigner",
                    "responder.pem", "-rkey", "responder.key", "-ignore_err",
                    "-multi", str(OPENSSL_CHILDREN)]  # fmt: skip
     results: dict[tuple[str, str, int], dict[str, float]] = {}
-    servers = (("ocsp-lab", ours_cmd, Path.cwd()), ("openssl", openssl_cmd, openssl_dir))
+    servers = (  # (name, command, directory, listening sockets once all are up)
+        ("ocsp-lab", ours_cmd, Path.cwd(), workers),
+        ("openssl", openssl_cmd, openssl_dir, 1),
+    )
     for kind, script in scripts.items():
         for connections in CONCURRENCY:
             for _ in range(ROUNDS):
-                for server, template_cmd, cwd in servers:
-                    measured = _measure(wrk, template_cmd, cwd, script, connections, plain, server)
+                for server, template_cmd, cwd, listeners in servers:
+                    measured = _measure(
+                        wrk, template_cmd, cwd, script, connections, plain, server, listeners
+                    )
                     best = results.get((server, kind, connections))
                     if best is None or _rps(measured) > _rps(best):
                         results[(server, kind, connections)] = measured
     shutil.rmtree(work, ignore_errors=True)
     return _figures(results, workers)
+
+
+def _event_loop() -> str:
+    try:
+        import uvloop  # noqa: F401 - gunicorn's asgi worker picks it when it is there
+    except ImportError:
+        return "asyncio"
+    return "uvloop"
 
 
 def _figures(results: dict[tuple[str, str, int], dict[str, float]], workers: int) -> list[Figure]:
@@ -263,7 +320,8 @@ def _figures(results: dict[tuple[str, str, int], dict[str, float]], workers: int
                 f"{rps:,.0f} req/s, p50 {r['p50_us'] / 1000:.2f} ms, "
                 f"p99 {r['p99_us'] / 1000:.2f} ms",
                 note=f"{int(r['requests'])} requests in {r['seconds']:.1f}s{errors}, "
-                f"best of {ROUNDS}, load {r['load']:.1f}",
+                f"server CPU {r['cpu_us']:.0f} µs/request, best of {ROUNDS}, "
+                f"load {r['load']:.1f}",
             )
         )
     for (server, kind, connections), r in results.items():
@@ -278,7 +336,7 @@ def _figures(results: dict[tuple[str, str, int], dict[str, float]], workers: int
                 f"ratio ocsp-lab/openssl {kind} c={connections}",
                 f"{ratio:.2f}× req/s, p99 {p99:.2f}× openssl's",
                 goal=f"≥ {goals[kind]}× req/s, p99 ≤ 1×",
-                note=f"gunicorn gthread (keep-serving), {workers} workers × 4 threads; "
+                note=f"gunicorn asgi worker ({_event_loop()}), {workers} workers; "
                 f"openssl -multi {OPENSSL_CHILDREN}",
             )
         )
@@ -289,41 +347,72 @@ def _figures(results: dict[tuple[str, str, int], dict[str, float]], workers: int
 
 #: What the profiles showed and what was changed (see also the figures above).
 FINDINGS = (
-    "Nonce path, before: cProfile of one signed answer, ~7,800 Python calls and ~1.3 ms "
-    "per request in-process on an idle core, of which the ECDSA P-256 signature is ~25 µs: "
-    "asn1crypto re-serialised the embedded responder certificate on every response (a new "
-    "Sequence re-dumps every parsed child, recursively) and rebuilt every SingleResponse, "
-    "the ResponderID and the algorithm; Flask's request/response objects came on top.",
-    "Nonce path, after: a response is assembled from DER pieces that asn1crypto encoded — "
-    "once per signer (ResponderID, the [0] certs field, the signature algorithm), memoised "
-    "per set of answers (the `responses` field, keyed on everything a SingleResponse says, "
-    "thisUpdate included: reused within the same second only, so the bytes are exactly what "
-    "encoding anew gives — tests/test_responder_fastpath.py holds sign() to a from-scratch "
-    "build for every certs/responderID/extension variant), and per request producedAt, the "
-    "nonce extension, the signature; asn1crypto writes the tag and length of each enclosing "
-    "SEQUENCE around its fields' DER (`contents=`). sign() went from ~7,000 to ~210 Python "
-    "calls, decode + look-up + sign from ~7,800 to ~650 (~6-8× less time in A/B runs in one "
-    "process); what is left is mostly asn1crypto parsing the request (~380 calls). RFC 6979 "
-    "deterministic ECDSA kept: random-k signing is only ~2-5 µs faster.",
-    "HTTP layer: every OCSP POST/GET now goes through the thin WSGI layer (bytes → source → "
-    "bytes), Flask only for the admin API, other methods, and POSTs without a usable "
-    "Content-Length (empty, chunked, over 64 KiB: 413); any exception there is internalError, "
-    "never a 500.",
-    "Cached path and c=1: a cache hit is ~10 µs in-process; the time goes to gunicorn's "
-    "gthread hand-offs — per kept-alive request the poller thread wakes, queues the "
-    "connection to a pool thread, which answers and wakes the poller again through a pipe "
-    "(three thread switches, each waiting for the GIL and, on a busy box, for a CPU). serve's "
-    "worker is now gthread with a keep-serving loop: the thread that answered waits up to "
-    "5 ms for the next request on the same connection and serves it itself, only while no "
-    "other connection waits for a thread, at most 100 in a row (`--stock-gthread` for the "
-    "old behaviour). It also hands a new connection that has sent nothing to the poller after "
-    "5 ms: gunicorn 27's gthread blocks a pool thread up to 5 s on it, so 2 silent clients "
-    "froze a 2-thread worker (now a test).",
-    "Load: until this change the bench stopped only the `openssl ocsp` parent; its -multi "
-    "children outlived it, and those stuck on a connection wrk cut spun at 100 % CPU for "
-    "good. Runs piled up 136 of them (load average ~100 on 2 cores), which is what made the "
-    "earlier figures in this file (0.43× … 0.17×) so low and so noisy. Each server now runs "
-    "in its own process group and the whole group is stopped. The figures above were taken "
-    "after that, on an otherwise idle machine (load in each note), ours and openssl back to "
-    "back, best of the rounds.",
+    "Method: req/s on this shared 2-core VM moves by up to 2x between identical runs (the "
+    "same server gave 4.4k and 8.3k req/s minutes apart), so each note also gives the server's "
+    "own CPU per request — user + system time of its whole process group (proc(5)) over the "
+    "run, divided by the requests answered: steady within ~10 %, and the figure the changes "
+    "below were judged by. wrk runs on the same two cores.",
+    "Nonce path, in process: cProfile of one signed answer was ~7,800 Python calls, ~1.3 ms. "
+    "Pre-encoded pieces (ResponderID, certs, algorithm per signer; the `responses` field "
+    "memoised within a second) took sign() to ~210 calls. Then the request parse: asn1crypto "
+    "took ~70 µs of the ~100 left; cryptography's Rust reader takes a one-CertID request in "
+    "~5 µs. Its OCSP API stops at one CertID, so anything else (several CertIDs, odd hashes, "
+    "a nonce of the wrong length, unknown critical extensions, a signed request) goes to "
+    "asn1crypto, and tests/test_request_decoding.py holds the two readers to the same result "
+    "(it found that cryptography, like OpenSSL, takes an extnValue that is not an OCTET "
+    "STRING as a raw nonce: such requests now go to asn1crypto, which refuses them). Last, "
+    "the enclosing TLVs are written by asn1crypto's encoder (parser.emit) instead of building "
+    "asn1crypto objects to wrap bytes: sign() 62 -> 39 µs, 26 of them the RFC 6979 ECDSA "
+    "signature. Then per-request leftovers found by counting calls: each TLV header that "
+    "emit writes is remembered by (tag, length) (0.15 µs, was 0.9; 14 per nonce answer), "
+    "Faults.any built a Faults() and compared 15 fields twice per request, the request log "
+    "built its entry (a frozen dataclass, hex serials) per request rather than when shown, "
+    "the state file was stat'ed twice, each signature made a new ECDSA object. Through the "
+    "ASGI adapter in process: a nonce request ~60 µs (was ~230 before this work), a cached "
+    "one ~10 µs (was ~19).",
+    "Worker model — the big one. A WSGI app that returns fixed bytes, under gunicorn's "
+    "gthread worker (2 workers x 4 threads), peaks at ~10-11k req/s at c=16 and costs "
+    "150-165 µs of server CPU per request: a poller thread hands each kept-alive request to a "
+    "pool thread and back, the GIL changes hands each time, headers and body go out in two "
+    "send() calls. Our cached path added ~50 µs on top (209 µs/request), the nonce path "
+    "~180 (330 µs/request): gthread alone was most of the gap to openssl. The same fixed-bytes "
+    "app as ASGI under gunicorn's asyncio worker (worker_class asgi, gunicorn 24+) answers "
+    "~27k req/s. `serve` now runs that worker over responder/asgi.py: OCSP requests are "
+    "answered in the event loop (faults in a thread, so a `delay` never blocks the loop), the "
+    "Flask admin app through asgiref's WsgiToAsgi. Server CPU per request: cached ~75-90 µs "
+    "(was 209), nonce ~205-245 µs (was 330). The last session's keep-serving gthread worker "
+    "(a subclass reaching into gunicorn internals) is gone; `--worker gthread` remains for "
+    "comparison.",
+    "Accept imbalance: with one listening socket shared by the workers, the first event loop "
+    "to wake accepts nearly all of wrk's burst of 16 connections, which then stay on it "
+    "(keep-alive): one core saturated, the other idle, ~4.3k instead of ~7.5k req/s in a third "
+    "of the runs. With SO_REUSEPORT each worker binds its own socket and the kernel spreads "
+    "connections by their addresses (observed 11/5 to 10/6 over 16 connections). `serve` "
+    "checks the port is free first, since a second server on the same port would otherwise "
+    "silently share it. The bench too had to learn it: a worker's socket exists only once "
+    "the worker runs, and connections opened before go to the workers already listening — "
+    "one run measured nonce c=16 at 0.64x with one core idle (server CPU per request was "
+    "normal). It now waits until every worker's socket listens (/proc/net/tcp) before wrk "
+    "starts.",
+    "Tail latency: nonce-path p99 was 13-27 ms with the asyncio worker: full garbage "
+    "collections walking every long-lived object of the app (PKI, asn1crypto and cryptography "
+    "objects, Flask). gc.freeze() after loading, before the fork, takes them out of the "
+    "collector's generations: p99 ~6 ms. It also keeps the forked workers' pages shared.",
+    "Event loop and parser: uvloop (which gunicorn's asgi worker picks when installed) saves "
+    "~10 % CPU per request over asyncio's loop and is a dependency. gunicorn's C HTTP parser "
+    "(gunicorn_h1c) saved ~10 % on the cached path and little on the nonce path; it is not "
+    "used: gunicorn's `fast` extra requires gunicorn_h1c >= 0.6.14 and the package index "
+    "reachable here has 0.6.10.",
+    "Where c=1 nonce time goes (perf on the worker, one connection): ~255 µs of server CPU "
+    "per request — Python ~140 (gunicorn's HTTP/1 parser, per-request task and future, our "
+    "code), kernel ~55 (wake-ups, loopback TCP), the Rust/OpenSSL part ~36 (ECDSA, parse); a "
+    "cached request ~145 (Python ~90, kernel ~42). In a hot loop the nonce work is ~50 µs "
+    "above a cached answer; between wrk's requests the caches go cold and it costs twice "
+    "that. openssl signs every answer in C with its whole request in one read: ~0.14 ms p50 "
+    "either way. At c=4 and c=16 the two workers overlap their waits and the ratio passes "
+    "0.8; at c=1 it is ~0.75-0.8 from run to run: what is left is gunicorn's per-request "
+    "Python, the floor of serving with gunicorn.",
+    "Bench hygiene: `openssl ocsp -multi` children outlive their parent and one stuck on a "
+    "connection wrk cut spins at 100 % CPU for good; earlier runs piled up 136 of them (load "
+    "~100). Each server runs in its own process group and the whole group is stopped.",
 )
