@@ -379,8 +379,8 @@ FINDINGS = (
     "app as ASGI under gunicorn's asyncio worker (worker_class asgi, gunicorn 24+) answers "
     "~27k req/s. `serve` now runs that worker over responder/asgi.py: OCSP requests are "
     "answered in the event loop (faults in a thread, so a `delay` never blocks the loop), the "
-    "Flask admin app through asgiref's WsgiToAsgi. Server CPU per request: cached ~75-90 µs "
-    "(was 209), nonce ~205-245 µs (was 330). The last session's keep-serving gthread worker "
+    "Flask admin app through asgiref's WsgiToAsgi. Server CPU per request: cached ~80 µs at c=16 "
+    "(was 209), nonce ~180-200 (was 330). The last session's keep-serving gthread worker "
     "(a subclass reaching into gunicorn internals) is gone; `--worker gthread` remains for "
     "comparison.",
     "Accept imbalance: with one listening socket shared by the workers, the first event loop "
@@ -410,7 +410,7 @@ FINDINGS = (
     "above a cached answer; between wrk's requests the caches go cold and it costs twice "
     "that. openssl signs every answer in C with its whole request in one read: ~0.14 ms p50 "
     "either way. At c=4 and c=16 the two workers overlap their waits and the ratio passes "
-    "0.8; at c=1 it is ~0.75-0.8 from run to run: what is left is gunicorn's per-request "
+    "0.8; at c=1 it was 0.71-0.86 over four runs: what is left is gunicorn's per-request "
     "Python, the floor of serving with gunicorn.",
     "Bench hygiene: `openssl ocsp -multi` children outlive their parent and one stuck on a "
     "connection wrk cut spins at 100 % CPU for good; earlier runs piled up 136 of them (load "
