@@ -81,6 +81,14 @@ async def _exchange(
     app: AsgiResponder, scope: Message, incoming: Sequence[Message]
 ) -> list[Message]:
     """Call the app once; feed it ``incoming``, then a disconnect; return what it sent."""
+    sent, _ = await _exchange_leaving(app, scope, incoming)
+    return sent
+
+
+async def _exchange_leaving(
+    app: AsgiResponder, scope: Message, incoming: Sequence[Message]
+) -> tuple[list[Message], int]:
+    """:func:`_exchange`, and how many of ``incoming`` the app never asked for."""
     queue = list(incoming)
     sent: list[Message] = []
 
@@ -92,7 +100,7 @@ async def _exchange(
         sent.append(dict(message))
 
     await app(scope, receive, send)
-    return sent
+    return sent, len(queue)
 
 
 @dataclass(frozen=True)
@@ -104,17 +112,8 @@ class Counted:
 async def _exchange_counting(
     app: AsgiResponder, scope: Message, incoming: Sequence[Message]
 ) -> Counted:
-    queue = list(incoming)
-    sent: list[Message] = []
-
-    async def receive() -> Message:
-        return queue.pop(0) if queue else {"type": "http.disconnect"}
-
-    async def send(message: MutableMapping[str, Any]) -> None:
-        sent.append(dict(message))
-
-    await app(scope, receive, send)
-    return Counted(_answer(sent), len(queue))
+    sent, unread = await _exchange_leaving(app, scope, incoming)
+    return Counted(_answer(sent), unread)
 
 
 def _body_messages(body: bytes, chunks: int = 1) -> list[Message]:
