@@ -36,6 +36,7 @@ __all__ = [
     "ResponseDraft",
     "Signer",
     "SingleAnswer",
+    "nonce_extension",
     "responder_key_hash",
     "sign",
 ]
@@ -114,11 +115,15 @@ class ResponseDraft:
     def with_nonce(self, nonce: bytes) -> ResponseDraft:
         """This draft echoing ``nonce`` (RFC 8954 2.1: same value as the request's)."""
         kept = self.without_nonce().extensions
-        nonce_extension = Extension(NONCE_OID, core.OctetString(nonce).dump())
         return ResponseDraft(
             self.produced_at, self.singles, self.responder_id, self.certs,
-            (*kept, nonce_extension), self.responder_id_override,
+            (*kept, nonce_extension(nonce)), self.responder_id_override,
         )  # fmt: skip
+
+
+def nonce_extension(nonce: bytes) -> Extension:
+    """The response's nonce extension: RFC 8954 2.1, the request's Nonce, an OCTET STRING."""
+    return Extension(NONCE_OID, octet_string(nonce))
 
 
 def responder_key_hash(certificate_der_spki: bytes) -> bytes:

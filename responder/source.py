@@ -28,7 +28,6 @@ from pki import PKI, CertificateDatabase, IssuedCert, Record
 from pki.certid import CERTID_HASHES, issuer_key_hash, issuer_name_hash
 from responder.clock import Clock, ocsp_time
 from responder.config import NotFound, ResponderConfig
-from responder.der import octet_string
 from responder.protocol import (
     CertID,
     MalformedRequest,
@@ -39,12 +38,12 @@ from responder.protocol import (
 )
 from responder.signing import (
     EXTENDED_REVOKE_OID,
-    NONCE_OID,
     CertStatus,
     Extension,
     ResponseDraft,
     Signer,
     SingleAnswer,
+    nonce_extension,
     sign,
 )
 
@@ -172,7 +171,7 @@ class DatabaseSource:
             return reply
         extensions = []
         if query.nonce is not None:
-            extensions.append(Extension(*_nonce_extension(query.nonce)))
+            extensions.append(nonce_extension(query.nonce))
         if verdict.extended_revoke:
             extensions.append(Extension(EXTENDED_REVOKE_OID, _NULL_DER))
         draft = ResponseDraft(
@@ -236,11 +235,6 @@ class _Verdict:
     signer_name: str | None
     extended_revoke: bool = False
     not_found: bool = False
-
-
-def _nonce_extension(nonce: bytes) -> tuple[str, bytes]:
-    # RFC 8954 2.1: the response carries the same Nonce value, an OCTET STRING.
-    return NONCE_OID, octet_string(nonce)
 
 
 def _from_record(single: SingleAnswer, record: Record) -> SingleAnswer:

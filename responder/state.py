@@ -69,9 +69,9 @@ class ResponderState:
     @property
     def path(self) -> Path:
         """Where the state is persisted (only when a directory was given)."""
-        if self._directory is None:
+        if self._state_file is None:
             raise StateError("this responder state is kept in memory only")
-        return self._directory / STATE_FILE
+        return Path(self._state_file)
 
     @property
     def faults(self) -> Faults:
