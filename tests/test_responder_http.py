@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import base64
 import datetime as dt
+import logging
 from urllib.parse import quote
 
 import pytest
@@ -315,3 +316,45 @@ def test_unknown_admin_path_is_404_never_an_ocsp_answer(pki: PKI, client: FlaskC
         response = client.post(path, data=der, content_type="application/ocsp-request")
         assert response.status_code == 404
         assert response.content_type != "application/ocsp-response"
+
+
+def _logged_request(
+    pki: PKI, caplog: pytest.LogCaptureFixture, level: int
+) -> tuple[list[str], tuple[object, ...], FixedClock]:
+    """One POST and one GET at NOW with the request logger at ``level``; the clock moves on."""
+    app, clock = _app(pki)
+    client = app.test_client()
+    with caplog.at_level(level, logger="responder.requests"):
+        client.post("/", data=ocsp_request(pki, ["revoked-leaf"]), headers=OCSP)
+        client.get("/" + quote(base64.b64encode(ocsp_request(pki, ["server"])).decode(), safe=""))
+    clock.advance(dt.timedelta(hours=1))  # reading the log later must not re-date it
+    entries = lab_responder(app).requests.entries()
+    kept = tuple((e.at, e.method, e.serials, e.names, e.answer, e.cached) for e in entries)
+    return [r.getMessage() for r in caplog.records if r.name == "responder.requests"], kept, clock
+
+
+def test_each_request_writes_one_log_line(pki: PKI, caplog: pytest.LogCaptureFixture) -> None:
+    lines, _, _ = _logged_request(pki, caplog, logging.INFO)
+    revoked = format(pki["revoked-leaf"].serial, "X")
+    server = format(pki["server"].serial, "X")
+    assert len(lines) == 2
+    assert lines[0].startswith(f"127.0.0.1 POST serials={revoked} answer=revoked ")
+    assert lines[1].startswith(f"127.0.0.1 GET serials={server} answer=good ")
+    assert all(line.endswith("ms") for line in lines)
+
+
+def test_request_log_is_the_same_whether_lines_are_written_or_not(
+    pki: PKI, caplog: pytest.LogCaptureFixture
+) -> None:
+    # Without INFO logging the entries are written out only when read: same contents,
+    # dated when the request was answered, not when the log was read.
+    lines_on, logged, _ = _logged_request(pki, caplog, logging.INFO)
+    caplog.clear()
+    lines_off, quiet, clock = _logged_request(pki, caplog, logging.WARNING)
+    assert lines_off == [] and len(lines_on) == 2
+    assert quiet == logged
+    assert [entry[0] for entry in quiet] == [NOW, NOW] != [clock(), clock()]
+    assert [entry[2:5] for entry in quiet] == [
+        ((format(pki["revoked-leaf"].serial, "X"),), ("revoked-leaf",), "revoked"),
+        ((format(pki["server"].serial, "X"),), ("server",), "good"),
+    ]
