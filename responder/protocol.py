@@ -122,7 +122,12 @@ class Reply:
 
     @property
     def summary(self) -> str:
-        """One word per CertID (``good``/``revoked``/``unknown``), or the responseStatus."""
+        """One word per CertID (``good``/``revoked``/``unknown``), or the responseStatus.
+
+        ``dropped`` when nothing was answered (the ``down`` fault).
+        """
+        if self.drop:
+            return "dropped"
         if self.http_status != 200:
             return f"http-{self.http_status}"
         if self.draft is None:

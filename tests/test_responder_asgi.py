@@ -474,6 +474,8 @@ def test_down_fault_starts_the_response_and_never_finishes_it(pki: PKI) -> None:
     # unfinished — the client sees it end without a byte, as from a responder gone
     # down (the other workers keep the listening socket, so it cannot be closed).
     assert [m["type"] for m in sent] == ["http.response.start"]
+    # and the request log says so, not "successful"
+    assert [e.answer for e in lab_responder(flask_app).requests.entries()] == ["dropped"]
 
 
 def test_http_status_fault_is_that_status_and_no_body(pki: PKI) -> None:
