@@ -420,7 +420,7 @@ BAD_VOCABULARY = {
         "step[0].reason",
         "cACompromise",
     ),
-    "pki key": (TITLE + "[pki]\nkey = 'rsa-1024'\n", "pki.key", '"ec-p256"'),
+    "pki key": (TITLE + "[pki]\nkey = 'rsa-512'\n", "pki.key", '"rsa-1024"'),
     "cert key": (
         TITLE + "[[pki.cert]]\nname = 'x'\nkey = 'p256'\n",
         "pki.cert[0].key",
