@@ -307,6 +307,21 @@ def test_legacy_pki_rsa_1024_sha1_is_what_openssl_reads(tmp_path: Path) -> None:
     assert verify.stdout.strip() == "server.pem: OK", verify.stdout + verify.stderr
 
 
+@pytest.mark.parametrize("key", [KeyType.EC_P256, KeyType.RSA_1024])
+def test_sha1_changes_only_the_signature(key: KeyType) -> None:
+    # pki.legacy re-signs a TBS that cryptography built: everything but the
+    # algorithm and the signature must be what the SHA-256 build has.
+    legacy = build_pki(PKISpec(key=key, signature_hash=SignatureHash.SHA1))["server"].certificate
+    modern = build_pki(PKISpec(key=key))["server"].certificate
+    assert legacy.signature_hash_algorithm is not None
+    assert legacy.signature_hash_algorithm.name == "sha1"
+    for field in ("subject", "issuer", "serial_number", "not_valid_before_utc"):
+        assert getattr(legacy, field) == getattr(modern, field), field
+    assert list(legacy.extensions) == list(modern.extensions)
+    assert legacy.public_key() == modern.public_key()
+    assert legacy.signature != modern.signature
+
+
 def test_certificate_signature_hash_overrides_the_pki_one() -> None:
     spec = PKISpec.with_defaults(
         (
