@@ -77,7 +77,8 @@ def _check_port_free(host: str, port: int) -> None:
 
 def run(args: argparse.Namespace) -> int:
     from pki import CertificateDatabase, build_pki, calendar_t0, write_pki
-    from pki.openssl_index import write_index
+    from pki.database import atomic_write
+    from pki.openssl_index import export_index, write_index
     from responder.app import ADMIN_PREFIX, create_app, lab_responder
     from responder.asgi import AsgiResponder
     from responder.state import StateError
@@ -95,6 +96,7 @@ def run(args: argparse.Namespace) -> int:
     database = CertificateDatabase.from_pki(lab_pki)
     try:
         write_pki(lab_pki, database, out, now=now)
+        _remove_interrupted_writes(out)
         if args.fresh:
             remove_state(out)
         app = create_app(lab_pki, config=config, state_dir=out, admin_token=args.admin_token)
@@ -105,7 +107,8 @@ def run(args: argparse.Namespace) -> int:
         def export(db: Any, ca: str) -> None:
             # `openssl ocsp -index` on the exported files agrees with the lab (issue 11)
             try:
-                write_index(db, ca, out, now=dt.datetime.now(dt.UTC))
+                text = export_index(db, ca, now=dt.datetime.now(dt.UTC))
+                atomic_write(out / f"{ca}.index.txt", text.encode())
             except OSError as exc:
                 logging.getLogger("responder.admin").warning(
                     "%s: could not rewrite %s.index.txt (%s)", out, ca, exc.strerror
@@ -154,6 +157,14 @@ def run(args: argparse.Namespace) -> int:
     gc.freeze()
     gunicorn_application(served, options).run()
     return 0
+
+
+def _remove_interrupted_writes(out: Path) -> None:
+    """Drop what a kill -9 left of an atomic write (``.<file>.<random>`` beside ``<file>``)."""
+    for leftover in out.glob(".*.*"):
+        target = out / leftover.name[1:].rsplit(".", 1)[0]
+        if leftover.is_file() and not leftover.is_symlink() and target.is_file():
+            leftover.unlink(missing_ok=True)
 
 
 def register(commands: Any) -> None:
