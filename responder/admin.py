@@ -12,18 +12,28 @@ JSON API (``/~admin/…``):
 ``GET  requests``          the last requests, decoded
 =========================  ==========================================================
 
-Access: without an admin token, only loopback clients reach anything here;
-with one, anyone may read, and every state-changing call must carry it
-(``Authorization: Bearer <token>``, or a ``token`` form field from the page).
+Access (:mod:`responder.admin_guard`): without an admin token, only loopback
+clients reach anything here; with one, anyone may read, and every
+state-changing call must carry it (``Authorization: Bearer <token>``, or the
+session cookie the page's login sets). Every request must name this lab in
+its ``Host``; a change from another origin, or a form without the page's CSRF
+token, is refused. Errors are JSON ``{"error": message, "status": code}``.
 """
 
 from __future__ import annotations
 
-import hmac
-import ipaddress
 from typing import Any
 
-from flask import Blueprint, Response, abort, jsonify, redirect, render_template, request
+from flask import (
+    Blueprint,
+    Response,
+    abort,
+    jsonify,
+    make_response,
+    redirect,
+    render_template,
+    request,
+)
 
 from pki.spec import REASONS
 from responder.app import ADMIN_PREFIX, LabResponder, lab_responder
@@ -35,29 +45,15 @@ __all__ = ["admin_blueprint"]
 
 admin_blueprint = Blueprint("admin", __name__, template_folder="templates")
 
-_CHANGING = {"POST", "PUT", "DELETE", "PATCH"}
-
-
-def _is_loopback(address: str | None) -> bool:
-    try:
-        return address is not None and ipaddress.ip_address(address).is_loopback
-    except ValueError:
-        return False
-
 
 @admin_blueprint.before_request
 def _guard() -> None:
-    responder = lab_responder()
-    token = responder.admin_token
-    if token is None:
-        if not _is_loopback(request.remote_addr):
-            abort(403, "the admin API listens to loopback only (no admin token configured)")
-        return
-    if request.method in _CHANGING:
-        given = request.headers.get("Authorization", "").removeprefix("Bearer ").strip()
-        given = given or request.form.get("token", "")
-        if not hmac.compare_digest(given.encode(), token.encode()):
-            abort(401, "this call changes the responder: it needs the admin token")
+    lab_responder().guard.check(request)
+
+
+@admin_blueprint.after_request
+def _headers(response: Response) -> Response:
+    return lab_responder().guard.finish(request, response)
 
 
 def _tree(responder: LabResponder) -> list[dict[str, Any]]:
@@ -124,14 +120,29 @@ def status_page() -> str:
     """The HTML status page: PKI tree, statuses with buttons, the last requests."""
     responder = lab_responder()
     responder.state.refresh()
-    return render_template(
+    guard = responder.guard
+    csrf = guard.csrf_token(request)
+    page = render_template(
         "status.html",
         state=_state(responder),
         requests=list(reversed(responder.requests.entries()))[:50],
         reasons=list(REASONS),
         prefix=ADMIN_PREFIX,
-        token=request.args.get("token", ""),
+        csrf=csrf,
+        login_needed=guard.token is not None and not guard.session_valid(request),
     )
+    return guard.finish(request, make_response(page), csrf)  # type: ignore[return-value]
+
+
+@admin_blueprint.post("/login")
+def login() -> Response:
+    """The page's token form: a session cookie instead of the token in every URL."""
+    responder = lab_responder()
+    response = redirect(f"{ADMIN_PREFIX}/", code=303)
+    token = request.form.get("token", "")
+    if not responder.guard.login(request, response, token):  # type: ignore[arg-type]
+        abort(401, "token: not the admin token")
+    return response  # type: ignore[return-value]
 
 
 @admin_blueprint.get("/state")
@@ -160,9 +171,7 @@ def _arguments() -> dict[str, Any]:
 def _done(result: dict[str, Any]) -> Response:
     if request.is_json or request.accept_mimetypes.best == "application/json":
         return jsonify(result)
-    token = request.form.get("token")
-    target = f"{ADMIN_PREFIX}/" + (f"?token={token}" if token else "")
-    return redirect(target, code=303)  # type: ignore[return-value]
+    return redirect(f"{ADMIN_PREFIX}/", code=303)  # type: ignore[return-value]
 
 
 @admin_blueprint.post("/<action>")
@@ -193,11 +202,13 @@ def change(action: str) -> Response:
     return _done({"name": name, "status": "unknown" if action == "forget" else record.status.value})
 
 
-@admin_blueprint.route("/faults", methods=["PUT", "DELETE"])
+@admin_blueprint.route("/faults", methods=["GET", "PUT", "DELETE"])
 def faults() -> Response:
-    """Replace (PUT) or clear (DELETE) the active faults."""
+    """The active faults (GET), replaced (PUT) or cleared (DELETE)."""
     responder = lab_responder()
-    if request.method == "DELETE":
+    if request.method == "GET":
+        responder.state.refresh()
+    elif request.method == "DELETE":
         responder.state.set_faults(Faults())
     else:
         try:

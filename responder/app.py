@@ -30,7 +30,7 @@ import socket
 import struct
 import time
 from collections.abc import Callable, Iterable
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from email.utils import format_datetime
 from functools import partial
 from pathlib import Path
@@ -42,6 +42,7 @@ from flask import Blueprint, Flask, Response, abort, current_app, request
 from werkzeug.http import HTTP_STATUS_CODES
 
 from pki import PKI, CertificateDatabase
+from responder.admin_guard import AdminGuard
 from responder.cache import CachingSource
 from responder.clock import Clock, system_clock
 from responder.config import ResponderConfig
@@ -95,7 +96,7 @@ class LabResponder:
     source: Source  # the full stack: faults(cache(database))
     clock: Clock
     requests: RequestLog
-    admin_token: str | None = None
+    guard: AdminGuard = field(default_factory=AdminGuard)
     names_by_serial: dict[int, str] | None = None
 
     def record(self, client: str, method: str, reply: Reply, started: float) -> None:
@@ -151,12 +152,15 @@ def create_app(
     clock: Clock = system_clock,
     state_dir: Path | None = None,
     admin_token: str | None = None,
+    admin_hosts: Iterable[str] = (),
 ) -> Flask:
     """The responder for ``pki``: its database (default: from the PKI's ``[database]``).
 
     ``state_dir`` persists live changes (``serve``); ``clock`` is injected
     (the scenario runner's virtual clock); ``admin_token`` opens the admin API
-    beyond loopback and guards its state-changing calls.
+    beyond loopback and guards its state-changing calls (ValueError if it is
+    too short to be a secret); ``admin_hosts`` are the names the lab is
+    reached by, besides loopback (the admin refuses any other ``Host``).
     """
     from responder.admin import admin_blueprint  # the admin page depends on this module
 
@@ -180,7 +184,7 @@ def create_app(
         source=source,
         clock=clock,
         requests=RequestLog(store=state.store),
-        admin_token=admin_token,
+        guard=AdminGuard.serving(admin_token, admin_hosts),
         names_by_serial={c.serial: c.name for c in pki},
     )
     app = Flask("responder")
@@ -326,7 +330,8 @@ def _admin_error(exc: Exception) -> Response:
         code, message = 500, f"internal error ({type(exc).__name__}); see the server log"
         _log.exception("internal error answering %s %s", request.method, request.path)
     body = json.dumps({"error": message, "status": code}) + "\n"
-    return Response(body, status=code, content_type="application/json")
+    response = Response(body, status=code, content_type="application/json")
+    return AdminGuard.finish(request, response)
 
 
 # ---- the lean path ------------------------------------------------------------------------

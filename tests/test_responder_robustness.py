@@ -20,6 +20,7 @@ from responder.state import STATE_DB
 from responder.testing import demo_spec, ocsp_request, parse_response
 
 NOW = EPOCH + dt.timedelta(hours=1)
+TOKEN = "a-long-enough-admin-token-0123"
 
 
 @pytest.fixture(scope="module")
@@ -156,14 +157,14 @@ def test_admin_refuses_remote_clients_without_token(pki: PKI) -> None:
 
 
 def test_admin_token_guards_changes(pki: PKI) -> None:
-    app = create_app(pki, clock=FixedClock(NOW), admin_token="s3cret")
+    app = create_app(pki, clock=FixedClock(NOW), admin_token=TOKEN)
     client = app.test_client()
     remote = {"REMOTE_ADDR": "192.0.2.7"}
     assert client.get(f"{ADMIN_PREFIX}/state", environ_base=remote).status_code == 200
     revoke = {"name": "server"}
     assert client.post(f"{ADMIN_PREFIX}/revoke", json=revoke).status_code == 401
     ok = client.post(f"{ADMIN_PREFIX}/revoke", json=revoke, environ_base=remote,
-                     headers={"Authorization": "Bearer s3cret"})  # fmt: skip
+                     headers={"Authorization": f"Bearer {TOKEN}"})  # fmt: skip
     assert ok.status_code == 200 and ok.json == {"name": "server", "status": "revoked"}
 
 

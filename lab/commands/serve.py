@@ -17,11 +17,13 @@ answer is computed where the request was read — no hand-off between threads.
 from __future__ import annotations
 
 import argparse
+import contextlib
 import datetime as dt
 import gc
 import logging
 import socket
 import sys
+import urllib.parse
 from pathlib import Path
 from typing import Any
 
@@ -79,11 +81,16 @@ def run(args: argparse.Namespace) -> int:
     from pki import CertificateDatabase, build_pki, calendar_t0, write_pki
     from pki.database import atomic_write
     from pki.openssl_index import export_index, write_index
+    from responder.admin_guard import check_admin_token
     from responder.app import ADMIN_PREFIX, create_app, lab_responder
     from responder.asgi import AsgiResponder
     from responder.state import StateError
     from responder.store import remove_state
 
+    try:
+        check_admin_token(args.admin_token)
+    except ValueError as exc:
+        raise UsageError(f"--admin-token: {exc}") from None
     _check_port_free(args.host, args.port)
     now = dt.datetime.now(dt.UTC)
     t0 = args.t0 or calendar_t0(now)
@@ -99,7 +106,13 @@ def run(args: argparse.Namespace) -> int:
         _remove_interrupted_writes(out)
         if args.fresh:
             remove_state(out)
-        app = create_app(lab_pki, config=config, state_dir=out, admin_token=args.admin_token)
+        app = create_app(
+            lab_pki,
+            config=config,
+            state_dir=out,
+            admin_token=args.admin_token,
+            admin_hosts=_served_names(host, base_url),
+        )
         served = AsgiResponder(app) if args.worker == "asgi" else app
         state = lab_responder(app).state
         cas = sorted({c.issuer or c.name for c in lab_pki})
@@ -157,6 +170,18 @@ def run(args: argparse.Namespace) -> int:
     gc.freeze()
     gunicorn_application(served, options).run()
     return 0
+
+
+def _served_names(host: str, base_url: str) -> list[str]:
+    """The names a browser may use for this lab: the bind address, the AIA URL's host,
+    and, on a wildcard address, this machine's names and their addresses."""
+    names = [host, urllib.parse.urlsplit(base_url).hostname or ""]
+    if host in ("0.0.0.0", "::", ""):
+        for name in {socket.gethostname(), socket.getfqdn()}:
+            names.append(name)
+            with contextlib.suppress(OSError):
+                names += [str(info[4][0]) for info in socket.getaddrinfo(name, None)]
+    return names
 
 
 def _remove_interrupted_writes(out: Path) -> None:
