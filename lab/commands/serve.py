@@ -25,7 +25,7 @@ import sys
 from pathlib import Path
 from typing import Any
 
-from lab.commands.pki_build import parse_t0, scenario_pki_spec
+from lab.commands.pki_build import add_secret_option, parse_t0, product_pki
 from lab.errors import UsageError
 
 __all__ = ["register", "run"]
@@ -76,27 +76,27 @@ def _check_port_free(host: str, port: int) -> None:
 
 
 def run(args: argparse.Namespace) -> int:
-    from pki import CertificateDatabase, build_pki, calendar_t0, write_pki
+    from pki import write_pki
     from responder.app import ADMIN_PREFIX, create_app
     from responder.asgi import AsgiResponder
     from responder.state import STATE_FILE
 
     _check_port_free(args.host, args.port)
     now = dt.datetime.now(dt.UTC)
-    t0 = args.t0 or calendar_t0(now)
     host = args.host
     url_host = "127.0.0.1" if host in ("0.0.0.0", "::", "") else host
     base_url = args.base_url or f"http://{url_host}:{args.port}/"
     out = Path(args.out)
-    lab_pki = build_pki(scenario_pki_spec(args.scenario), base_url=base_url, t0=t0)
+    lab_pki, database, secret = product_pki(
+        args.scenario, secret_file=args.secret_file, base_url=base_url, t0=args.t0, now=now
+    )
     config = _responder_config(args.scenario)
     state_file = out / STATE_FILE
     if args.fresh and state_file.exists():
         state_file.unlink()
     kept = " (state kept from the last run)" if state_file.exists() else ""
-    database = CertificateDatabase.from_pki(lab_pki)
     try:
-        write_pki(lab_pki, database, out, now=now)
+        write_pki(lab_pki, database, out, now=now, secret=secret)
         app = create_app(lab_pki, config=config, state_dir=out, admin_token=args.admin_token)
         served = AsgiResponder(app) if args.worker == "asgi" else app
     except OSError as exc:
@@ -151,4 +151,5 @@ def register(commands: Any) -> None:
     serve.add_argument("--t0", type=parse_t0, help="start of the validity windows")
     serve.add_argument("--fresh", action="store_true", help="forget the state of the last run")
     serve.add_argument("--quiet", action="store_true", help="no log line per request")
+    add_secret_option(serve)
     serve.set_defaults(handler=run)
