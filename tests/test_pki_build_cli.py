@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import socket
 import stat
 import subprocess
 import sys
@@ -296,3 +297,40 @@ def test_closed_pipe_is_not_a_traceback(tmp_path: Path) -> None:
     )  # fmt: skip
     assert "Traceback" not in proc.stderr
     assert "BrokenPipeError" not in proc.stderr
+
+
+def _free_port() -> int:
+    with socket.socket() as probe:
+        probe.bind(("127.0.0.1", 0))
+        port: int = probe.getsockname()[1]
+        return port
+
+
+def _serve(tmp_path: Path, *args: str) -> subprocess.CompletedProcess[str]:
+    # A subprocess with a timeout: should serve not refuse, it would serve forever.
+    return subprocess.run(
+        [sys.executable, "-m", "lab", "serve", "--port", str(_free_port()), *args],
+        capture_output=True, text=True, timeout=30, cwd=tmp_path,
+    )  # fmt: skip
+
+
+def test_serve_out_follows_the_same_rules(tmp_path: Path) -> None:
+    home = tmp_path / "home"
+    home.mkdir()
+    (home / "state.json").write_text("not the lab's")
+    link = tmp_path / "link"
+    link.symlink_to(home)
+    for out, expected in ((home, "did not make"), (link, "is a symbolic link")):
+        proc = _serve(tmp_path, "--out", str(out), "--fresh")
+        assert proc.returncode == 2 and expected in _one_line(proc.stderr)
+    # --fresh did not get to delete a file the lab does not own
+    assert (home / "state.json").read_text() == "not the lab's"
+
+
+def test_serve_refuses_a_bad_secret_file(tmp_path: Path) -> None:
+    secret = tmp_path / "secret"
+    secret.write_bytes(b"k" * 32)
+    secret.chmod(0o644)
+    proc = _serve(tmp_path, "--out", str(tmp_path / "o"), "--secret-file", str(secret))
+    assert proc.returncode == 2
+    assert f"{secret}: mode 0644 lets others read or change it" in _one_line(proc.stderr)

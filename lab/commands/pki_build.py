@@ -47,7 +47,10 @@ def parse_t0(text: str) -> dt.datetime:
 
 def parse_base_url(text: str) -> str:
     """``--base-url``: an http:// or https:// URL with a host (the AIA OCSP URL)."""
-    expected = f"expected an http:// or https:// URL with a host, like http://10.0.0.5:8080/, found {text!r}"
+    expected = (
+        "expected an http:// or https:// URL with a host, like http://10.0.0.5:8080/, "
+        f"found {text!r}"
+    )
     # RFC 3986 has no spaces or control characters in a URI; a product would
     # see a different URL than the one given.
     if not text.isprintable() or any(c.isspace() for c in text):
@@ -112,6 +115,7 @@ def _check_validity_fits(spec: PKISpec, t0: dt.datetime, base_url: str, where: s
 def product_pki(
     scenario: str | None,
     *,
+    out: Path,
     secret_file: str | None,
     base_url: str,
     t0: dt.datetime | None,
@@ -119,13 +123,17 @@ def product_pki(
 ) -> tuple[PKI, CertificateDatabase, LabSecret]:
     """A scenario's PKI and database built for a product, and the secret of its keys.
 
-    The keys come from the per-installation secret. ``t0`` is ``--t0``; None is
-    1 January of ``now``'s year. A PKI that cannot be built is a
-    :class:`UsageError` naming the scenario file.
+    The keys come from the per-installation secret. ``out`` is where the PKI
+    will go: checked first (:func:`pki.export.check_out_dir`), so a refused
+    ``--out`` neither makes a secret nor lets a caller touch the directory.
+    ``t0`` is ``--t0``; None is 1 January of ``now``'s year. A PKI that cannot
+    be built is a :class:`UsageError` naming the scenario file.
     """
     from pki import build_pki, calendar_t0
+    from pki.export import check_out_dir
     from pki.secret import installation_secret
 
+    check_out_dir(out)
     spec = scenario_pki_spec(scenario)
     secret = installation_secret(secret_file)
     spec = replace(spec, seed=secret.value)
@@ -145,7 +153,12 @@ def run(args: argparse.Namespace) -> int:
 
     now = dt.datetime.now(dt.UTC)
     lab_pki, database, secret = product_pki(
-        args.scenario, secret_file=args.secret_file, base_url=args.base_url, t0=args.t0, now=now
+        args.scenario,
+        out=Path(args.out),
+        secret_file=args.secret_file,
+        base_url=args.base_url,
+        t0=args.t0,
+        now=now,
     )
     try:
         written = write_pki(lab_pki, database, Path(args.out), now=now, secret=secret)

@@ -88,7 +88,7 @@ def run(args: argparse.Namespace) -> int:
     base_url = args.base_url or f"http://{url_host}:{args.port}/"
     out = Path(args.out)
     lab_pki, database, secret = product_pki(
-        args.scenario, secret_file=args.secret_file, base_url=base_url, t0=args.t0, now=now
+        args.scenario, out=out, secret_file=args.secret_file, base_url=base_url, t0=args.t0, now=now
     )
     config = _responder_config(args.scenario)
     state_file = out / STATE_FILE
