@@ -5,7 +5,8 @@ certificate, ``chain.pem``, ``<leaf>.p12`` for leaves, ``<ca>.index.txt`` (with
 ``.attr``) per CA and a ``README.txt`` that says what each file is and which
 lab secret made the keys. The directory is made mode 0700: it holds private
 keys. Every file but the ``.p12`` is byte-identical across builds of the same
-PKI: the README carries no "written at" time.
+PKI: the README carries no "written at" time. A ``.p12`` (random salt) is
+kept as it is when a re-build finds it holding the same key and certificates.
 
 Where it writes is checked first (:func:`check_out_dir`): never through a
 symbolic link, never into a non-empty directory the lab did not make (the
@@ -21,6 +22,7 @@ import stat
 from pathlib import Path
 
 from cryptography.hazmat.primitives import hashes, serialization
+from cryptography.hazmat.primitives.asymmetric.types import PrivateKeyTypes
 from cryptography.hazmat.primitives.serialization import pkcs12
 
 from pki.builder import PKI, IssuedCert
@@ -43,12 +45,16 @@ def _pem(cert: IssuedCert) -> bytes:
     return cert.certificate.public_bytes(serialization.Encoding.PEM)
 
 
-def _key_pem(cert: IssuedCert) -> bytes:
-    return cert.private_key.private_bytes(
+def _pkcs8_pem(key: PrivateKeyTypes) -> bytes:
+    return key.private_bytes(
         serialization.Encoding.PEM,
         serialization.PrivateFormat.PKCS8,
         serialization.NoEncryption(),
     )
+
+
+def _key_pem(cert: IssuedCert) -> bytes:
+    return _pkcs8_pem(cert.private_key)
 
 
 def _p12(pki: PKI, cert: IssuedCert) -> bytes:
@@ -64,6 +70,24 @@ def _p12(pki: PKI, cert: IssuedCert) -> bytes:
     issuers = [c.certificate for c in pki.chain(cert.name)[1:]]
     return pkcs12.serialize_key_and_certificates(
         cert.name.encode(), cert.private_key, cert.certificate, issuers or None, encryption
+    )
+
+
+def _same_p12(path: Path, pki: PKI, cert: IssuedCert) -> bool:
+    """Whether ``path`` already holds this key, certificate and issuers (a re-build)."""
+    try:
+        if not stat.S_ISREG(path.lstat().st_mode):
+            return False
+        old = pkcs12.load_pkcs12(path.read_bytes(), P12_PASSWORD)
+    except (OSError, ValueError):
+        return False
+    issuers = [c.certificate for c in pki.chain(cert.name)[1:]]
+    return (
+        old.key is not None
+        and _pkcs8_pem(old.key) == _key_pem(cert)
+        and old.cert is not None
+        and old.cert.certificate == cert.certificate
+        and [c.certificate for c in old.additional_certs] == issuers
     )
 
 
@@ -203,7 +227,14 @@ def write_pki(
         put(f"{cert.name}.pem", _pem(cert))
         put(f"{cert.name}.key", _key_pem(cert), mode=0o600)
         if cert.profile is Profile.LEAF:
-            put(f"{cert.name}.p12", _p12(pki, cert), mode=0o600)
+            # A new .p12 differs by its random salt alone: a re-build keeps the
+            # one already there if it holds the same key and certificates.
+            p12 = out / f"{cert.name}.p12"
+            if _same_p12(p12, pki, cert):
+                os.chmod(p12, 0o600)
+                written.append(p12)
+            else:
+                put(p12.name, _p12(pki, cert), mode=0o600)
     cas = sorted(pki.cas(), key=lambda c: -_depth(pki, c))
     put("chain.pem", b"".join(_pem(c) for c in cas))
     for ca in pki.cas():

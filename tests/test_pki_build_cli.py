@@ -54,15 +54,21 @@ def test_build_writes_every_file_with_private_modes(
 
 def test_build_is_byte_identical_across_runs(tmp_path: Path) -> None:
     # Every file but the .p12 (PKCS#12's salt is random): the README included.
-    for run in ("a", "b", "b"):  # and a re-build into the directory it made
+    for run in ("a", "b"):
         assert main(["pki", "build", "--out", str(tmp_path / run), "--t0", "2026-01-01"]) == 0
-    compared = 0
+    first = {p.name: p.read_bytes() for p in (tmp_path / "b").iterdir()}
     for path in (tmp_path / "a").iterdir():
         if path.suffix != ".p12":
-            assert path.read_bytes() == (tmp_path / "b" / path.name).read_bytes(), path.name
-            compared += 1
-    assert compared == len(list((tmp_path / "b").iterdir())) - 1
+            assert path.read_bytes() == first[path.name], path.name
     assert "written" not in (tmp_path / "a" / "README.txt").read_text().splitlines()[0]
+    # A re-build into the directory it made keeps even the .p12 as it was.
+    assert main(["pki", "build", "--out", str(tmp_path / "b"), "--t0", "2026-01-01"]) == 0
+    assert {p.name: p.read_bytes() for p in (tmp_path / "b").iterdir()} == first
+    # ...but not one that holds something else.
+    (tmp_path / "b" / "server.p12").write_bytes(first["server.p12"][:-1])
+    assert main(["pki", "build", "--out", str(tmp_path / "b"), "--t0", "2026-01-01"]) == 0
+    p12 = (tmp_path / "b" / "server.p12").read_bytes()
+    assert p12 != first["server.p12"] and pkcs12.load_pkcs12(p12, P12_PASSWORD).key is not None
 
 
 def test_readme_names_the_secret_by_path_and_fingerprint(
