@@ -98,11 +98,11 @@ def installation_secret(
     Else the default per-installation file, made on first use.
     """
     env = os.environ if environ is None else environ
-    chosen = secret_file if secret_file is not None else env.get(SECRET_FILE_ENV)
+    if secret_file == "":
+        raise PKIError("--secret-file: expected the path of a secret file, found ''")
+    # An empty variable counts as unset, as shells and most tools treat it.
+    chosen = secret_file or env.get(SECRET_FILE_ENV) or None
     if chosen is not None:
-        if not chosen:
-            what = "--secret-file" if secret_file is not None else SECRET_FILE_ENV
-            raise PKIError(f"{what}: expected the path of a secret file, found ''")
         return read_secret(Path(chosen), kind="shared secret")
     path = default_secret_path(env)
     _create_if_missing(path)

@@ -6,10 +6,10 @@ directory: nothing here touches the real home.
 
 from __future__ import annotations
 
+import contextlib
+import io
 import os
 import stat
-import subprocess
-import sys
 import threading
 from pathlib import Path
 
@@ -46,12 +46,9 @@ def _secret_file(path: Path, data: bytes = b"k" * SECRET_BYTES, mode: int = 0o60
     return path
 
 
-def _build(out: Path, *extra: str) -> subprocess.CompletedProcess[str]:
-    return subprocess.run(
-        [sys.executable, "-m", "lab", "pki", "build", "--out", str(out), "--t0", "2026-01-01",
-         *extra],
-        capture_output=True, text=True,
-    )  # fmt: skip
+def _build(out: Path, *extra: str) -> int:
+    with contextlib.redirect_stdout(io.StringIO()):
+        return main(["pki", "build", "--out", str(out), "--t0", "2026-01-01", *extra])
 
 
 def test_first_use_makes_a_private_secret_and_keeps_it(config_home: Path) -> None:
@@ -155,6 +152,15 @@ def test_a_missing_shared_secret_is_an_error_not_a_new_secret(
     assert not missing.exists() and not config_home.exists()
 
 
+def test_an_empty_secret_file_option_is_refused_and_an_empty_variable_is_unset(
+    config_home: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    with pytest.raises(PKIError, match=r"^--secret-file: expected the path of a secret file"):
+        installation_secret("")
+    monkeypatch.setenv("OCSP_LAB_SECRET_FILE", "")
+    assert installation_secret().source.startswith("per-installation secret ")
+
+
 def test_secret_file_option_wins_over_the_environment(
     config_home: Path, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
 ) -> None:
@@ -187,45 +193,42 @@ def _root_key(out: Path) -> bytes:
     )
 
 
-def test_two_installations_never_share_a_root_key(tmp_path: Path) -> None:
-    outs = []
+def test_two_installations_never_share_a_root_key(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    monkeypatch.delenv("OCSP_LAB_SECRET_FILE", raising=False)
     for name in ("alice", "bob"):
-        env = dict(os.environ, XDG_CONFIG_HOME=str(tmp_path / name / "config"))
-        env.pop("OCSP_LAB_SECRET_FILE", None)
-        out = tmp_path / name / "pki"
-        proc = subprocess.run(
-            [sys.executable, "-m", "lab", "pki", "build", "--out", str(out)],
-            capture_output=True, text=True, env=env,
-        )  # fmt: skip
-        assert proc.returncode == 0, proc.stderr
-        outs.append(out)
-    assert _root_key(outs[0]) != _root_key(outs[1])
-    public = PKISpec()
-    assert public.seed not in ((tmp_path / n / "config/ocsp-lab/secret").read_bytes()
-                               for n in ("alice", "bob"))  # fmt: skip
-    readme = (outs[0] / "README.txt").read_text()
-    fingerprint = installation_secret(str(tmp_path / "alice/config/ocsp-lab/secret")).fingerprint
-    assert f"per-installation secret {tmp_path}/alice/config/ocsp-lab/secret" in readme
-    assert f"fingerprint {fingerprint}" in readme
+        monkeypatch.setenv("XDG_CONFIG_HOME", str(tmp_path / name / "config"))
+        assert _build(tmp_path / name / "pki") == 0
+    alice, bob = tmp_path / "alice", tmp_path / "bob"
+    assert _root_key(alice / "pki") != _root_key(bob / "pki")
+    secrets = [(p / "config/ocsp-lab/secret").read_bytes() for p in (alice, bob)]
+    assert PUBLIC_SECRET.value not in secrets
+    readme = (alice / "pki" / "README.txt").read_text()
+    fingerprint = LabSecret(secrets[0], "").fingerprint
+    assert (
+        f"per-installation secret {alice}/config/ocsp-lab/secret, fingerprint {fingerprint}"
+        in readme
+    )
+    # The same installation again: the same root.
+    monkeypatch.setenv("XDG_CONFIG_HOME", str(alice / "config"))
+    assert _build(tmp_path / "again") == 0
+    assert _root_key(tmp_path / "again") == _root_key(alice / "pki")
 
 
-def test_a_shared_secret_file_gives_the_same_root(tmp_path: Path) -> None:
+def test_a_shared_secret_file_gives_the_same_root(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
     shared = _secret_file(tmp_path / "team", os.urandom(32))
-    first = _build(tmp_path / "one", "--secret-file", str(shared))
-    env_build = subprocess.run(
-        [sys.executable, "-m", "lab", "pki", "build", "--out", str(tmp_path / "two"),
-         "--t0", "2026-01-01"],
-        capture_output=True, text=True, env=dict(os.environ, OCSP_LAB_SECRET_FILE=str(shared)),
-    )  # fmt: skip
-    assert first.returncode == env_build.returncode == 0, first.stderr + env_build.stderr
+    monkeypatch.setenv("XDG_CONFIG_HOME", str(tmp_path / "config"))
+    assert _build(tmp_path / "one", "--secret-file", str(shared)) == 0
+    monkeypatch.setenv("OCSP_LAB_SECRET_FILE", str(shared))
+    assert _build(tmp_path / "two") == 0
     assert _root_key(tmp_path / "one") == _root_key(tmp_path / "two")
     assert (tmp_path / "one/root.pem").read_bytes() == (tmp_path / "two/root.pem").read_bytes()
-    assert _root_key(tmp_path / "one") != _root_key_of_default_installation(tmp_path)
-
-
-def _root_key_of_default_installation(tmp_path: Path) -> bytes:
-    assert _build(tmp_path / "default").returncode == 0
-    return _root_key(tmp_path / "default")
+    monkeypatch.delenv("OCSP_LAB_SECRET_FILE")
+    assert _build(tmp_path / "own") == 0
+    assert _root_key(tmp_path / "one") != _root_key(tmp_path / "own")
 
 
 @pytest.mark.parametrize("mode", [0o644, 0o600])
