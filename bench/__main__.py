@@ -16,6 +16,7 @@ SECTIONS = (
     "bench.responder_load",
     "bench.validator_speed",
     "bench.catalog_run",
+    "bench.live_state",
 )
 
 

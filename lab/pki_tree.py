@@ -2,12 +2,13 @@
 
 from __future__ import annotations
 
-from pki import PKI, CertificateDatabase, IssuedCert, Profile
+from pki import PKI, IssuedCert, Profile
+from pki.database import RecordReader
 
 __all__ = ["render_tree"]
 
 
-def _describe(cert: IssuedCert, database: CertificateDatabase | None) -> str:
+def _describe(cert: IssuedCert, database: RecordReader | None) -> str:
     words = [cert.profile.value, _key_name(cert), f"serial {cert.serial:X}"]
     if cert.profile is Profile.OCSP_RESPONDER:
         words.append(
@@ -34,7 +35,7 @@ def _key_name(cert: IssuedCert) -> str:
     return "?"
 
 
-def render_tree(pki: PKI, database: CertificateDatabase | None = None) -> str:
+def render_tree(pki: PKI, database: RecordReader | None = None) -> str:
     """One line per certificate, children indented under their issuer."""
     lines: list[str] = []
 

@@ -103,7 +103,7 @@ class ScenarioLab:
             self._fresh = False
             return
         state = self.responder.state
-        state.database.replace_all(CertificateDatabase.from_pki(self.pki))
+        state.replace_database(CertificateDatabase.from_pki(self.pki))
         if state.faults != self.scenario.responder.faults:
             state.set_faults(self.scenario.responder.faults)
 

@@ -53,6 +53,7 @@ from pki.spec import (
     PKISpec,
     Profile,
     RecordStatus,
+    SignatureHash,
 )
 from responder.config import (
     FAULT_ANSWERS,
@@ -508,7 +509,7 @@ def _word(word: str) -> Callable[[_Node], bool]:
 # --------------------------------------------------------------------------
 
 _TOP_KEYS = ("title", "about", "tags", "pki", "database", "responder", "client", "expect", "step")
-_PKI_KEYS = ("key", "cert")
+_PKI_KEYS = ("key", "signature_hash", "cert")
 _CERT_KEYS = (
     "name",
     "issuer",
@@ -521,6 +522,7 @@ _CERT_KEYS = (
     "san",
     "serial",
     "subject",
+    "signature_hash",
 )
 _ENTRY_KEYS = ("status", "reason", "since")
 _RESPONDER_KEYS = (
@@ -783,8 +785,10 @@ def _read_scenario(top_node: _Node, id_: str, path: Path) -> Scenario:
     tags = top.get("tags", _tags, no_tags)
     pki_table = top.section("pki", _PKI_KEYS)
     key = pki_table.get("key", _choice(KeyType), KeyType.EC_P256)
+    signature_hash = pki_table.optional("signature_hash", _choice(SignatureHash))
     certs, origins = _read_certs(pki_table)
     _check_issuers(certs, origins, top.file)
+    _check_signature_hashes(pki_table, key, certs, origins)
     names = _Names({c.name: c for c in certs})
     database = _read_database(top.section("database", None), names)
     return Scenario(
@@ -793,7 +797,7 @@ def _read_scenario(top_node: _Node, id_: str, path: Path) -> Scenario:
         title=title,
         about=about,
         tags=tags,
-        pki=PKISpec.with_defaults(certs, key=key, database=database),
+        pki=PKISpec.with_defaults(certs, key=key, database=database, signature_hash=signature_hash),
         responder=_read_responder(top.section("responder", _RESPONDER_KEYS), names),
         client=_read_client(top.section("client", _CLIENT_KEYS), names),
         expects=tuple(_read_expect(node, names, in_step=None) for node in top.array("expect")),
@@ -833,6 +837,7 @@ def _read_cert(cert: _Table) -> CertSpec:
         san=cert.optional("san", _san),
         serial=cert.optional("serial", _serial),
         subject=cert.optional("subject", _subject),
+        signature_hash=cert.optional("signature_hash", _choice(SignatureHash)),
     )
 
 
@@ -872,6 +877,35 @@ def _check_issuers(certs: Sequence[CertSpec], origins: Mapping[str, str], file: 
                     "an issuer chain that ends at a self-signed certificate"
                 )
             chain.append(issuer)
+
+
+def _check_signature_hashes(
+    pki: _Table, key: KeyType, certs: Sequence[CertSpec], origins: Mapping[str, str]
+) -> None:
+    """A ``signature_hash`` never asks an Ed25519 issuer for a hash it cannot take.
+
+    An Ed25519 signature has its hash built in (RFC 8032 5.1.6; RFC 8410 3:
+    the AlgorithmIdentifier has no parameters), so naming one is a mistake:
+    ``[pki].signature_hash`` with ``[pki].key = "ed25519"``, or a
+    certificate's own ``signature_hash`` when its issuer (itself, when
+    self-signed) has an Ed25519 key. The ``[pki]`` default with another
+    ``[pki].key`` reaches only the issuers that can take it
+    (docs/scenario-format-extensions.md).
+    """
+    why = "an ed25519 signature has its hash built in"
+    if "signature_hash" in pki and key is KeyType.ED25519:
+        pki.node("signature_hash").fail(f'no signature_hash with key = "ed25519": {why}')
+    by_name = {c.name: c for c in certs}
+    for cert in certs:
+        if cert.signature_hash is None:
+            continue
+        issuer = by_name[cert.issuer] if cert.issuer is not None else cert
+        if (issuer.key or key) is KeyType.ED25519:
+            # Only a certificate the scenario wrote has a signature_hash of its own.
+            where = _join(origins[cert.name], "signature_hash")
+            _Node(pki.file, where, cert.signature_hash.value).fail(
+                f"no signature_hash: its issuer {issuer.name!r} has an ed25519 key, and {why}"
+            )
 
 
 def _read_database(database: _Table, names: _Names) -> dict[str, EntrySpec]:

@@ -25,6 +25,7 @@ from pki.spec import (
     PKISpec,
     Profile,
     RecordStatus,
+    SignatureHash,
     calendar_t0,
 )
 
@@ -42,6 +43,7 @@ __all__ = [
     "Profile",
     "Record",
     "RecordStatus",
+    "SignatureHash",
     "build_pki",
     "calendar_t0",
     "export_index",

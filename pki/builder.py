@@ -3,7 +3,8 @@
 Byte-identical output needs three things: derived keys (:mod:`pki.keys`),
 validity windows relative to a fixed t0, and deterministic signatures — RFC
 6979 ECDSA (``ecdsa_deterministic``), PKCS#1 v1.5 for RSA and Ed25519, which
-are deterministic by construction.
+are deterministic by construction. That holds for every certificate hash,
+SHA-1 for legacy CAs included (``signature_hash`` in :mod:`pki.spec`).
 """
 
 from __future__ import annotations
@@ -21,8 +22,9 @@ from cryptography.x509.oid import NameOID
 
 from pki.errors import PKIError
 from pki.keys import PrivateKey, derive_key
+from pki.legacy import sign_with_sha1
 from pki.profiles import Resolved, extensions, resolve
-from pki.spec import DEFAULT_BASE_URL, EPOCH, CertSpec, PKISpec, Profile
+from pki.spec import DEFAULT_BASE_URL, EPOCH, CertSpec, KeyType, PKISpec, Profile, SignatureHash
 
 __all__ = ["PKI", "IssuedCert", "build_pki", "signature_hash"]
 
@@ -140,12 +142,55 @@ def _build_order(spec: PKISpec) -> list[CertSpec]:
     return order
 
 
-def _sign(builder: x509.CertificateBuilder, issuer_key: PrivateKey) -> x509.Certificate:
-    algorithm = signature_hash(issuer_key)
+#: A hash a certificate signature may use.
+_CertHash = hashes.SHA1 | hashes.SHA256 | hashes.SHA384 | hashes.SHA512
+
+#: The hash objects of :class:`SignatureHash` (one table: the names are SCENARIOS.md's).
+_HASHES: dict[SignatureHash, type[_CertHash]] = {
+    SignatureHash.SHA1: hashes.SHA1,
+    SignatureHash.SHA256: hashes.SHA256,
+    SignatureHash.SHA384: hashes.SHA384,
+    SignatureHash.SHA512: hashes.SHA512,
+}
+
+
+def _certificate_hash(spec: PKISpec, cert: CertSpec, issuer_key: PrivateKey) -> _CertHash | None:
+    """The hash ``cert``'s issuer signs it with (SCENARIOS.md ``signature_hash``).
+
+    The certificate's own ``signature_hash``, else ``[pki].signature_hash``,
+    else by the issuer's key (:func:`signature_hash`). An Ed25519 issuer has
+    no hash to choose (RFC 8032 5.1.6: SHA-512 is part of the algorithm), so
+    one asked for explicitly is an error; the ``[pki]`` default reaches only
+    issuers that can take it (:func:`build_pki` refuses it with an Ed25519
+    ``[pki].key``, where it could reach none of the default certificates).
+    """
+    is_ed25519 = isinstance(issuer_key, ed25519.Ed25519PrivateKey)
+    if cert.signature_hash is not None:
+        if is_ed25519:
+            raise PKIError(
+                f"certificate {cert.name!r}: signature_hash {cert.signature_hash.value!r} "
+                f"cannot apply: its issuer {cert.issuer or cert.name!r} has an ed25519 key, "
+                "whose signature has its hash built in"
+            )
+        return _HASHES[cert.signature_hash]()
+    if spec.signature_hash is not None and not is_ed25519:
+        return _HASHES[spec.signature_hash]()
+    return signature_hash(issuer_key)
+
+
+def _sign(
+    builder: x509.CertificateBuilder,
+    issuer_key: PrivateKey,
+    algorithm: _CertHash | None,
+) -> x509.Certificate:
+    if isinstance(algorithm, hashes.SHA1):
+        # cryptography's builder refuses SHA-1; pki.legacy signs it instead.
+        return sign_with_sha1(builder, issuer_key)
     if isinstance(issuer_key, ec.EllipticCurvePrivateKey):
         # RFC 6979: no per-signature randomness, so the bytes never change.
         return builder.sign(issuer_key, algorithm, ecdsa_deterministic=True)
     if isinstance(issuer_key, rsa.RSAPrivateKey):
+        # PKCS#1 v1.5 (RFC 8017 8.2) has no randomness, whatever the hash.
         return builder.sign(issuer_key, algorithm)
     return builder.sign(issuer_key, None)
 
@@ -162,6 +207,11 @@ def build_pki(
     validity window. Same arguments, same bytes.
     """
     spec = spec or PKISpec()
+    if spec.signature_hash is not None and spec.key is KeyType.ED25519:
+        raise PKIError(
+            f"pki: signature_hash {spec.signature_hash.value!r} cannot apply to key "
+            "'ed25519', whose signature has its hash built in"
+        )
     built: dict[str, IssuedCert] = {}
     for cert in _build_order(spec):
         key = derive_key(spec.seed, cert.name, cert.key or spec.key)
@@ -180,5 +230,8 @@ def build_pki(
         )
         for extension, critical in extensions(cert, resolved, key, issuer_key):
             builder = builder.add_extension(extension, critical=critical)
-        built[cert.name] = IssuedCert(cert.name, cert, _sign(builder, issuer_key), key, resolved)
+        algorithm = _certificate_hash(spec, cert, issuer_key)
+        built[cert.name] = IssuedCert(
+            cert.name, cert, _sign(builder, issuer_key, algorithm), key, resolved
+        )
     return PKI(spec=spec, t0=t0, base_url=base_url, certs=built)

@@ -20,7 +20,7 @@ from collections.abc import Iterable, Mapping
 from dataclasses import dataclass, replace
 from pathlib import Path
 from types import MappingProxyType
-from typing import Any
+from typing import Any, Protocol
 
 from pki.builder import PKI
 from pki.errors import PKIError
@@ -97,6 +97,19 @@ def atomic_write(path: Path, data: bytes, *, mode: int = 0o644) -> None:
 
 
 _Key = tuple[str, int]
+
+
+class RecordReader(Protocol):
+    """What answering and exporting read of a certificate database (in memory or live)."""
+
+    @property
+    def version(self) -> int: ...
+
+    def lookup(self, ca: str, serial: int) -> Record | None: ...
+
+    def records(self, ca: str | None = None) -> list[Record]: ...
+
+    def by_name(self, name: str) -> Record | None: ...
 
 
 class CertificateDatabase:
@@ -196,6 +209,10 @@ class CertificateDatabase:
         return record
 
     def hold(self, name: str, at: dt.datetime) -> Record:
+        """Put a good certificate on hold; a revoked one stays revoked (RFC 5280 5.3.1:
+        only certificateHold is temporary, so hold-then-release must not unrevoke it)."""
+        if self._require(name).status is RecordStatus.REVOKED:
+            raise PKIError(f"certificate {name!r} is revoked: it cannot be put on hold")
         return self.revoke(name, at, "certificateHold")
 
     def release(self, name: str) -> Record:

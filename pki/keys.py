@@ -53,7 +53,7 @@ _CURVES: dict[KeyType, tuple[ec.EllipticCurve, int]] = {
         0xFFFFFFFFFFFFFFFFFFFFFFFFFFFFFFFFFFFFFFFFFFFFFFFFC7634D81F4372DDF581A0DB248B0A77AECEC196ACCC52973,
     ),
 }
-_RSA_BITS = {KeyType.RSA_2048: 2048, KeyType.RSA_3072: 3072}
+_RSA_BITS = {KeyType.RSA_1024: 1024, KeyType.RSA_2048: 2048, KeyType.RSA_3072: 3072}
 
 
 def _label(key_type: KeyType, name: str) -> bytes:

@@ -16,7 +16,7 @@ from __future__ import annotations
 import datetime as dt
 from pathlib import Path
 
-from pki.database import CertificateDatabase, Record, atomic_write
+from pki.database import Record, RecordReader, atomic_write
 from pki.errors import PKIError
 from pki.spec import REASONS, RecordStatus
 
@@ -80,7 +80,7 @@ def _serial_hex(serial: int) -> str:
     return text if len(text) % 2 == 0 else "0" + text
 
 
-def export_index(database: CertificateDatabase, ca: str, *, now: dt.datetime) -> str:
+def export_index(database: RecordReader, ca: str, *, now: dt.datetime) -> str:
     """``ca``'s records as index.txt text (certificates past notAfter are ``E``)."""
     lines = []
     for record in database.records(ca):
@@ -146,9 +146,7 @@ def import_index(text: str, ca: str, *, source: str = "index.txt") -> list[Recor
     return records
 
 
-def write_index(
-    database: CertificateDatabase, ca: str, directory: Path, *, now: dt.datetime
-) -> Path:
+def write_index(database: RecordReader, ca: str, directory: Path, *, now: dt.datetime) -> Path:
     """Write ``<ca>.index.txt`` and its ``.attr`` beside it; return the index path."""
     path = Path(directory) / f"{ca}.index.txt"
     atomic_write(path, export_index(database, ca, now=now).encode())

@@ -26,6 +26,7 @@ __all__ = [
     "PKISpec",
     "Profile",
     "RecordStatus",
+    "SignatureHash",
     "calendar_t0",
 ]
 
@@ -61,6 +62,23 @@ class KeyType(StrEnum):
     RSA_2048 = "rsa-2048"
     RSA_3072 = "rsa-3072"
     ED25519 = "ed25519"
+    # Legacy field CAs still issue with 1024-bit RSA; NIST SP 800-131A Rev. 2
+    # disallows it for signing since 2013, which is what a lab must reproduce.
+    RSA_1024 = "rsa-1024"
+
+
+class SignatureHash(StrEnum):
+    """Hashes an issuer may sign certificates with (SCENARIOS.md ``[pki].signature_hash``).
+
+    SHA-1 is there for legacy CAs (RFC 5280 4.1.1.2 allows any algorithm;
+    CA/Browser Forum BR 7.1.3 forbids SHA-1 since 2016, field CAs still have it).
+    Ed25519 takes none: its hash is part of the algorithm (RFC 8032 5.1.6, RFC 8410 3).
+    """
+
+    SHA1 = "sha1"
+    SHA256 = "sha256"
+    SHA384 = "sha384"
+    SHA512 = "sha512"
 
 
 class Profile(StrEnum):
@@ -111,6 +129,8 @@ class CertSpec:
     san: tuple[str, ...] | None = None  # DNS names / IP addresses
     serial: int | None = None  # default: derived from the name
     subject: str | None = None  # common name; default: the name
+    # The hash its issuer signs it with; None: PKISpec.signature_hash.
+    signature_hash: SignatureHash | None = None
 
 
 @dataclass(frozen=True)
@@ -139,16 +159,20 @@ DEFAULT_CERTS: tuple[CertSpec, ...] = _default_certs()
 
 @dataclass(frozen=True)
 class PKISpec:
-    """A whole PKI: the key type and the certificates, defaults merged in.
+    """A whole PKI: the key type, the signature hash and the certificates, defaults merged in.
 
     ``certs`` is in a valid build order (issuers before what they issue) once
     :meth:`with_defaults` has run; the loader checks names and cycles.
+    ``signature_hash`` ``None`` means "by the issuer's key": SHA-256, SHA-384
+    for P-384 (a hash as strong as the curve, RFC 5480 4), none for Ed25519.
+    Set, it is every issuer's hash but an Ed25519 one's, which has no choice.
     """
 
     key: KeyType = KeyType.EC_P256
     certs: tuple[CertSpec, ...] = DEFAULT_CERTS
     seed: bytes = b"ocsp-lab/v1"
     database: Mapping[str, EntrySpec] = field(default_factory=dict)
+    signature_hash: SignatureHash | None = None
 
     @staticmethod
     def with_defaults(
@@ -157,6 +181,7 @@ class PKISpec:
         key: KeyType = KeyType.EC_P256,
         database: Mapping[str, EntrySpec] | None = None,
         seed: bytes = b"ocsp-lab/v1",
+        signature_hash: SignatureHash | None = None,
     ) -> PKISpec:
         """The default PKI, with ``extra`` added or replacing defaults by name."""
         by_name = {c.name: c for c in DEFAULT_CERTS}
@@ -167,6 +192,7 @@ class PKISpec:
             certs=tuple(by_name.values()),
             seed=seed,
             database=dict(database or {}),
+            signature_hash=signature_hash,
         )
 
     def cert(self, name: str) -> CertSpec:

@@ -36,6 +36,7 @@ from functools import partial
 from pathlib import Path
 from typing import Any
 
+from cryptography.hazmat.primitives.serialization import Encoding
 from cryptography.x509.ocsp import OCSPResponseStatus
 from flask import Blueprint, Flask, Response, abort, current_app, request
 from werkzeug.http import HTTP_STATUS_CODES
@@ -126,6 +127,22 @@ def lab_responder(app: Flask | None = None) -> LabResponder:
     return responder
 
 
+def served_identity(pki: PKI, database: CertificateDatabase, config: ResponderConfig) -> str:
+    """What live state is kept for: the served certificates, database and settings.
+
+    Serving another scenario, or an edited one, on the same directory gives
+    another digest, and the live state of the old one is not carried over.
+    """
+    digest = hashlib.sha256(b"ocsp-lab served scenario/1\0")
+    for cert in pki:
+        digest.update(
+            cert.name.encode() + b"\0" + cert.certificate.public_bytes(Encoding.DER) + b"\0"
+        )
+    digest.update(database.to_json())
+    digest.update(repr(config).encode())
+    return digest.hexdigest()
+
+
 def create_app(
     pki: PKI,
     *,
@@ -144,10 +161,12 @@ def create_app(
     from responder.admin import admin_blueprint  # the admin page depends on this module
 
     config = config or ResponderConfig()
+    database = database if database is not None else CertificateDatabase.from_pki(pki)
     state = ResponderState(
-        database if database is not None else CertificateDatabase.from_pki(pki),
+        database,
         config.faults,
         directory=state_dir,
+        identity=served_identity(pki, database, config) if state_dir is not None else "",
     )
     database_source = DatabaseSource(pki, state.database, config, clock)
     cache = CachingSource(database_source, generation=state.generation, clock=clock)
@@ -160,7 +179,7 @@ def create_app(
         cache=cache,
         source=source,
         clock=clock,
-        requests=RequestLog(),
+        requests=RequestLog(store=state.store),
         admin_token=admin_token,
         names_by_serial={c.serial: c.name for c in pki},
     )
@@ -278,6 +297,8 @@ def _internal_error(exc: Exception) -> Response:
     """Any exception: an HTTP error stays itself (4xx); anything else is internalError."""
     from werkzeug.exceptions import HTTPException
 
+    if request.path.startswith(ADMIN_PREFIX):
+        return _admin_error(exc)
     if isinstance(exc, HTTPException):
         response = exc.get_response()
         if exc.code is not None and exc.code < 500:
@@ -285,6 +306,27 @@ def _internal_error(exc: Exception) -> Response:
     _log.exception("internal error answering %s %s", request.method, request.path)
     reply = error_response(OCSPResponseStatus.INTERNAL_ERROR)
     return Response(reply.body, status=200, content_type=OCSP_RESPONSE_TYPE)
+
+
+def _admin_error(exc: Exception) -> Response:
+    """Admin errors are JSON ``{"error": message}``: a refused change, storage, or a bug."""
+    import json
+
+    from werkzeug.exceptions import HTTPException
+
+    from responder.store import StorageError
+
+    if isinstance(exc, HTTPException):
+        code, message = exc.code or 500, exc.description or exc.name
+    elif isinstance(exc, StorageError):
+        # Nothing was changed, in any worker: the client may try again once there is room.
+        code, message = 507, str(exc)
+        _log.error("%s", message)
+    else:
+        code, message = 500, f"internal error ({type(exc).__name__}); see the server log"
+        _log.exception("internal error answering %s %s", request.method, request.path)
+    body = json.dumps({"error": message, "status": code}) + "\n"
+    return Response(body, status=code, content_type="application/json")
 
 
 # ---- the lean path ------------------------------------------------------------------------

@@ -1,7 +1,9 @@
 """The request log: who asked about which serial, what was answered, how fast.
 
-A bounded ring per process (the status page shows the last ones) and one
-log line per request on the ``responder.requests`` logger.
+One log line per request on the ``responder.requests`` logger, and the last
+entries for the status page: a bounded ring in memory (scenario runs), or,
+under ``serve``, the live-state database's table shared by every worker
+(:class:`responder.store.RequestQueue` writes each process's entries there).
 """
 
 from __future__ import annotations
@@ -12,7 +14,10 @@ import logging
 import threading
 from collections.abc import Callable
 from dataclasses import asdict, dataclass
-from typing import Any
+from typing import TYPE_CHECKING, Any
+
+if TYPE_CHECKING:
+    from responder.store import LiveStore
 
 __all__ = ["RequestLog", "RequestLogEntry"]
 
@@ -38,6 +43,20 @@ class RequestLogEntry:
         doc["at"] = self.at.isoformat()
         return doc
 
+    @classmethod
+    def from_json(cls, doc: dict[str, Any]) -> RequestLogEntry:
+        """The entry :meth:`to_json` wrote (read back from the shared table)."""
+        return cls(
+            at=dt.datetime.fromisoformat(doc["at"]),
+            client=doc["client"],
+            method=doc["method"],
+            serials=tuple(doc["serials"]),
+            names=tuple(doc["names"]),
+            answer=doc["answer"],
+            latency_ms=float(doc["latency_ms"]),
+            cached=bool(doc["cached"]),
+        )
+
     def line(self) -> str:
         """The one-line log form: client, method, serials, answer, latency."""
         serials = ",".join(self.serials) or "-"
@@ -51,22 +70,38 @@ class RequestLogEntry:
 class RequestLog:
     """The last ``size`` requests of this process, newest last."""
 
-    def __init__(self, size: int = 200) -> None:
+    def __init__(self, size: int = 200, *, store: LiveStore | None = None) -> None:
+        self._size = size
         # An entry, or what makes it: written out only when read or logged.
         self._entries: collections.deque[RequestLogEntry | Callable[[], RequestLogEntry]] = (
             collections.deque(maxlen=size)
         )
         self._lock = threading.Lock()
+        self._shared = None
+        if store is not None:
+            from responder.store import RequestQueue
+
+            self._shared = RequestQueue(store)
+            self._store = store
 
     def add(self, entry: RequestLogEntry | Callable[[], RequestLogEntry]) -> None:
         """Remember ``entry`` (or what makes it) and write its log line."""
         if LOGGER.isEnabledFor(logging.INFO):
             entry = _made(entry)
             LOGGER.info("%s", entry.line())
+        if self._shared is not None:
+            made = entry
+            self._shared.put(lambda: _made(made).to_json())
+            return
         self._entries.append(entry)  # deque.append is atomic
 
     def entries(self) -> list[RequestLogEntry]:
-        """A copy, oldest first."""
+        """The last entries (of every worker, when shared), oldest first."""
+        if self._shared is not None:
+            self._shared.flush()  # this worker's own requests are in the answer too
+            return [
+                RequestLogEntry.from_json(doc) for doc in self._store.recent_requests(self._size)
+            ]
         with self._lock:
             kept = list(self._entries)
         return [_made(entry) for entry in kept]

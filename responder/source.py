@@ -24,8 +24,9 @@ from typing import Protocol
 
 from cryptography.x509.ocsp import OCSPResponseStatus
 
-from pki import PKI, CertificateDatabase, IssuedCert, Record
+from pki import PKI, IssuedCert, Record
 from pki.certid import CERTID_HASHES, issuer_key_hash, issuer_name_hash
+from pki.database import RecordReader
 from responder.clock import Clock, ocsp_time
 from responder.config import NotFound, ResponderConfig
 from responder.protocol import (
@@ -116,7 +117,7 @@ class DatabaseSource:
     def __init__(
         self,
         pki: PKI,
-        database: CertificateDatabase,
+        database: RecordReader,
         config: ResponderConfig,
         clock: Clock,
     ) -> None:

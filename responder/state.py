@@ -1,42 +1,31 @@
-"""The responder's live state — database and faults — and its persistence.
+"""The responder's live state — database and faults — for one process.
 
-One object per process. Without a directory it lives in memory (scenario
-runs, tests). With one (``serve``), every change is written to
-``<dir>/state.json`` atomically (:func:`pki.database.atomic_write`: write,
-fsync, rename), under an advisory lock so that two gunicorn workers never
-lose each other's change; every request first compares the file's
-(inode, mtime, size) with what it last loaded — one ``stat`` — and reloads
-when another worker changed it. A restart loads the file: state survives.
+Without a directory it lives in memory (scenario runs, tests): a
+:class:`pki.CertificateDatabase` and a :class:`~responder.config.Faults`.
+With one (``serve``) it lives in :mod:`responder.store`'s SQLite database,
+shared by every gunicorn worker: a change is acknowledged only once it is
+committed, and every request first takes in other workers' commits (one
+``PRAGMA data_version``), so each worker answers from the committed state.
 """
 
 from __future__ import annotations
 
-import contextlib
 import datetime as dt
-import fcntl
-import json
-import os
-import threading
-from collections.abc import Callable, Hashable, Iterator
+from collections.abc import Callable, Hashable
 from pathlib import Path
 from typing import Any
 
 from pki import CertificateDatabase, PKIError, Record
-from pki.database import atomic_write
+from pki.database import RecordReader
 from responder.config import Faults
 from responder.faults import faults_from_json, faults_to_json
+from responder.store import STATE_DB, LiveDatabase, LiveStore, StateError, StorageError
 
-__all__ = ["STATE_FILE", "ResponderState", "StateError"]
-
-STATE_FILE = "state.json"
-_LOCK_FILE = ".state.lock"
-_FORMAT = "ocsp-lab responder state/1"
+__all__ = ["STATE_DB", "ResponderState", "StateError", "StorageError"]
 
 FaultsListener = Callable[[Faults], None]
-
-
-class StateError(ValueError):
-    """A change the state cannot make (unknown certificate, release of a revoked one …)."""
+#: Called after a committed change of one CA's records, with the database and the CA's name.
+RecordsListener = Callable[[RecordReader, str], None]
 
 
 class ResponderState:
@@ -48,30 +37,34 @@ class ResponderState:
         faults: Faults | None = None,
         *,
         directory: Path | None = None,
+        identity: str = "",
     ) -> None:
-        self.database = database
         self._faults = faults or Faults()
         self._faults_version = 0
-        self._directory = Path(directory) if directory is not None else None
-        # stat()ed on every request: the string, not a Path built anew each time
-        self._state_file = str(self._directory / STATE_FILE) if self._directory else None
-        self._signature: tuple[int, int, int] | None = None
-        self._lock = threading.RLock()
         self._listeners: list[FaultsListener] = []
-        if self._directory is not None:
-            if self.path.exists():
-                self._load()
-            else:
-                self._save()
+        self._record_listeners: list[RecordsListener] = []
+        self.store: LiveStore | None = None
+        self._live: LiveDatabase | None = None
+        self.database: CertificateDatabase | LiveDatabase = database
+        if directory is not None:
+            self.store = LiveStore(
+                Path(directory),
+                identity=identity,
+                base=database,
+                faults_json=faults_to_json(self._faults),
+            )
+            self._live = LiveDatabase(self.store)
+            self.database = self._live
+            self._take_faults()
 
     # ---- reading ----------------------------------------------------------------------
 
     @property
     def path(self) -> Path:
-        """Where the state is persisted (only when a directory was given)."""
-        if self._state_file is None:
+        """Where the state is kept (only when a directory was given)."""
+        if self.store is None:
             raise StateError("this responder state is kept in memory only")
-        return Path(self._state_file)
+        return self.store.path
 
     @property
     def faults(self) -> Faults:
@@ -82,54 +75,84 @@ class ResponderState:
         return (self.database.version, self._faults_version)
 
     def refresh(self) -> None:
-        """Reload if another process changed the state file (one ``stat`` otherwise)."""
-        if self._state_file is None:
-            return
-        try:
-            signature = _file_signature(self._state_file)
-        except FileNotFoundError:
-            return
-        if signature != self._signature:
-            with self._lock:
-                self._load()
+        """Take in what other workers committed (one ``PRAGMA data_version`` otherwise)."""
+        if self.store is not None and self.store.refresh():
+            self._take_faults()
 
-    # ---- changing ---------------------------------------------------------------------
+    def _take_faults(self) -> None:
+        assert self.store is not None
+        faults = faults_from_json(self.store.faults_json)
+        if faults != self._faults:
+            self._announce(faults)
+
+    def _announce(self, faults: Faults) -> None:
+        self._faults = faults
+        self._faults_version += 1
+        for listener in list(self._listeners):
+            listener(faults)
+
+    # ---- changing (with a directory: committed before returning, or StorageError) -------
 
     def revoke(self, name: str, at: dt.datetime, reason: str | None = None) -> Record:
         """Revoke certificate ``name`` (``certificateHold`` puts it on hold)."""
-        with self._change():
-            return self._wrap(lambda: self.database.revoke(name, at, reason))
+        return self._change(lambda db: db.revoke(name, at, reason))
 
     def hold(self, name: str, at: dt.datetime) -> Record:
-        """Put ``name`` on hold (revoked, reason certificateHold)."""
-        with self._change():
-            return self._wrap(lambda: self.database.hold(name, at))
+        """Put ``name`` on hold (revoked, reason certificateHold); a revoked one is refused."""
+        return self._change(lambda db: db.hold(name, at))
 
     def release(self, name: str) -> Record:
-        """Take ``name`` off hold: good again."""
-        with self._change():
-            return self._wrap(lambda: self.database.release(name))
+        """Take ``name`` off hold: good again; a revoked one is refused."""
+        return self._change(lambda db: db.release(name))
 
     def forget(self, name: str) -> Record:
         """Drop ``name``'s record: the responder answers as for a certificate never issued."""
-        with self._change():
-            record = self._wrap(lambda: self.database._require(name))
-            self.database.forget(record.ca, record.serial)
+        if self._live is not None:
+            return self._changed(self._live.forget(name))
+        database = self._memory()
+
+        def forget(db: CertificateDatabase) -> Record:
+            record = db._require(name)
+            db.forget(record.ca, record.serial)
             return record
+
+        return self._changed(self._wrap(lambda: forget(database)))
 
     def set_faults(self, faults: Faults) -> None:
         """Replace the active faults (``Faults()`` clears them)."""
-        with self._change():
-            self._faults = faults
-            self._faults_version += 1
-        for listener in list(self._listeners):
-            listener(faults)
+        if self._live is not None:
+            self._live.set_faults_json(faults_to_json(faults))
+            self._take_faults()
+            return
+        self._announce(faults)
+
+    def replace_database(self, database: CertificateDatabase) -> None:
+        """Start again from ``database`` (the runner, between modes; in memory only)."""
+        self._memory().replace_all(database)
 
     def on_faults(self, listener: FaultsListener) -> None:
         """Call ``listener`` after every change of the faults (the server watches ``down``)."""
         self._listeners.append(listener)
 
-    # ---- persistence ------------------------------------------------------------------
+    def on_records(self, listener: RecordsListener) -> None:
+        """Call ``listener`` after every committed status change (``serve`` rewrites index.txt)."""
+        self._record_listeners.append(listener)
+
+    def _changed(self, record: Record) -> Record:
+        for listener in list(self._record_listeners):
+            listener(self.database, record.ca)
+        return record
+
+    def _memory(self) -> CertificateDatabase:
+        assert isinstance(self.database, CertificateDatabase)
+        return self.database
+
+    def _change(self, change: Callable[[Any], Record]) -> Record:
+        if self._live is not None:
+            # LiveDatabase raises StateError / StorageError itself
+            return self._changed(change(self._live))
+        database = self._memory()
+        return self._changed(self._wrap(lambda: change(database)))
 
     @staticmethod
     def _wrap(change: Callable[[], Record]) -> Record:
@@ -137,59 +160,3 @@ class ResponderState:
             return change()
         except PKIError as exc:
             raise StateError(str(exc)) from None
-
-    @contextlib.contextmanager
-    def _change(self) -> Iterator[None]:
-        with self._lock:
-            if self._directory is None:
-                yield
-                return
-            lock_path = self._directory / _LOCK_FILE
-            with open(lock_path, "a+b") as lock:
-                fcntl.flock(lock, fcntl.LOCK_EX)  # across workers: read, change, write
-                try:
-                    self.refresh()
-                    yield
-                    self._save()
-                finally:
-                    fcntl.flock(lock, fcntl.LOCK_UN)
-
-    def _document(self) -> dict[str, Any]:
-        return {
-            "format": _FORMAT,
-            "faults": faults_to_json(self._faults),
-            "database": json.loads(self.database.to_json()),
-        }
-
-    def _save(self) -> None:
-        data = json.dumps(self._document(), indent=1).encode() + b"\n"
-        atomic_write(self.path, data, mode=0o600)
-        self._signature = _file_signature(self.path)
-
-    def _load(self) -> None:
-        path = self.path
-        signature = _file_signature(path)
-        try:
-            doc = json.loads(path.read_bytes())
-            if doc.get("format") != _FORMAT:
-                raise StateError(f"{path}: not an ocsp-lab responder state ({_FORMAT!r})")
-            database = CertificateDatabase.from_json(
-                json.dumps(doc["database"]).encode(), source=str(path)
-            )
-            faults = faults_from_json(doc.get("faults") or {})
-        except (ValueError, KeyError, TypeError, AttributeError, PKIError) as exc:
-            if isinstance(exc, StateError):
-                raise
-            raise StateError(f"{path}: unreadable responder state ({exc})") from None
-        self.database.replace_all(database)
-        if faults != self._faults:
-            self._faults = faults
-            self._faults_version += 1
-            for listener in list(self._listeners):
-                listener(faults)
-        self._signature = signature
-
-
-def _file_signature(path: Path | str) -> tuple[int, int, int]:
-    st = os.stat(path)
-    return (st.st_ino, st.st_mtime_ns, st.st_size)

@@ -20,7 +20,9 @@ IDS = [f.relative_to(CATALOG).with_suffix("").as_posix() for f in FILES]
 # ---- SCENARIOS.md, written out: every key, and every value with a closed list ----------
 
 TOP_KEYS = {"title", "about", "tags", "pki", "database", "responder", "client", "expect", "step"}
-KEY_TYPES = {"ec-p256", "ec-p384", "rsa-2048", "rsa-3072", "ed25519"}
+KEY_TYPES = {"ec-p256", "ec-p384", "rsa-2048", "rsa-3072", "ed25519", "rsa-1024"}
+PKI_KEYS = {"key", "signature_hash", "cert"}
+SIGNATURE_HASHES = {"sha1", "sha256", "sha384", "sha512"}
 CERT_KEYS = {
     "name",
     "issuer",
@@ -33,6 +35,7 @@ CERT_KEYS = {
     "san",
     "serial",
     "subject",
+    "signature_hash",
 }
 PROFILES = {"ca", "leaf", "ocsp-responder"}
 DB_STATUSES = {"good", "revoked", "hold", "unknown"}
@@ -313,6 +316,9 @@ def _missing(used: Set[Any], wanted: Set[Any]) -> set[Any]:
 
 def test_covers_top_level_and_pki(usage: Usage) -> None:
     assert _missing(set(usage.values), set(TOP_KEYS)) == set()
+    assert _missing(set(usage.keys("pki.")) | {"cert"}, set(PKI_KEYS)) == set()
+    hashes = usage.values["pki.signature_hash"] | usage.values["pki.cert.signature_hash"]
+    assert _missing(hashes, set(SIGNATURE_HASHES)) == set()
     # [[pki.cert]].key takes the values of [pki].key: RSA keys are slow to derive, so the
     # catalog gives rsa-3072 to one certificate rather than to a whole PKI.
     key_types = usage.values["pki.key"] | usage.values["pki.cert.key"]

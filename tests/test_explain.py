@@ -45,6 +45,65 @@ def test_explain_says_when_an_expectation_does_not_hold(
     assert "NOT as expected: connection: expected refused, got allowed" in out
 
 
+SELF_VOUCHING = "note: intermediate signs the answer about itself"
+
+
+def test_explain_says_when_a_ca_signs_the_answer_about_itself(
+    capsys: pytest.CaptureFixture[str],
+) -> None:
+    assert main(["explain", str(CATALOG / "signature" / "ca-signs-about-itself.toml")]) == 0
+    out = capsys.readouterr().out
+    (note,) = [line.strip() for line in out.splitlines() if SELF_VOUCHING in line]
+    assert '(signer = "intermediate" gives it the answers about root\'s certificates)' in note
+    assert "a CA vouching for its own status" in note
+    assert "RFC 6960 4.2.2.2 lets only its issuer (root)" in note
+    assert 'use signers = { intermediate = "intermediate" }' in note
+    assert "does not ask" not in note  # check = "chain": it is asked about
+
+
+@pytest.mark.parametrize(
+    ("settings", "given", "connection"),
+    [
+        # Asked about (check = "chain"): the intermediate's answer is not trusted.
+        ('[responder]\nsigners = { root = "intermediate" }\n', "signers.root", "'refused'"),
+        # Not asked about: the note says so, and the connection is allowed.
+        ('[responder]\nsigner = "intermediate"\n[client]\ncheck = "leaf"\n', "signer", None),
+    ],
+    ids=["signers-root", "signer-leaf-only"],
+)
+def test_explain_self_vouching_note_names_the_key_that_gave_it(
+    tmp_path: Path,
+    capsys: pytest.CaptureFixture[str],
+    settings: str,
+    given: str,
+    connection: str | None,
+) -> None:
+    expected = "{ cc_on = 'refused', cc_off = 'allowed' }" if connection else "'allowed'"
+    file = tmp_path / "self.toml"
+    file.write_text(f"title = 't'\n{settings}[[expect]]\nconnection = {expected}\n")
+    assert main(["explain", str(file)]) == 0
+    (note,) = [line for line in capsys.readouterr().out.splitlines() if SELF_VOUCHING in line]
+    assert f'({given} = "intermediate" gives it' in note
+    leaf_only = 'with check = "leaf" the validator does not ask about it here' in note
+    assert leaf_only is (connection is None)
+
+
+@pytest.mark.parametrize(
+    "path",
+    [
+        CATALOG / "dtm" / "ca-direct-good-byname.toml",
+        CATALOG / "signature" / "ca-direct-no-certs.toml",
+        CATALOG / "dtm" / "delegated-good.toml",
+    ],
+    ids=lambda p: p.stem,
+)
+def test_explain_has_no_self_vouching_note_when_each_ca_signs_for_its_own(
+    path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    assert main(["explain", str(path)]) == 0
+    assert "signs the answer about itself" not in capsys.readouterr().out
+
+
 def test_explain_bad_file_exits_2(capsys: pytest.CaptureFixture[str]) -> None:
     assert main(["explain", str(ROOT / "data" / "runner" / "bad" / "unknown-key.toml")]) == 2
 

@@ -10,25 +10,29 @@ from pathlib import Path
 import pytest
 from cryptography.hazmat.primitives.serialization import Encoding, NoEncryption, PrivateFormat
 
-from pki import KeyType, PKISpec, build_pki
+from pki import KeyType, PKISpec, SignatureHash, build_pki
 from pki.keys import derive_key
 
 _DIGEST_ALL = """
 import hashlib, sys
 from cryptography.hazmat.primitives import serialization as s
-from pki import PKISpec, KeyType, build_pki
+from pki import PKISpec, KeyType, SignatureHash, build_pki
 h = hashlib.sha256()
-for c in build_pki(PKISpec(key=KeyType(sys.argv[1]))):
+hash_ = SignatureHash(sys.argv[2]) if len(sys.argv) > 2 else None
+for c in build_pki(PKISpec(key=KeyType(sys.argv[1]), signature_hash=hash_)):
     h.update(c.certificate.public_bytes(s.Encoding.DER))
     h.update(c.private_key.private_bytes(s.Encoding.DER, s.PrivateFormat.PKCS8, s.NoEncryption()))
 print(h.hexdigest())
 """
 
 
-def _digest_in_subprocess(key: KeyType, cache: Path) -> str:
+def _digest_in_subprocess(
+    key: KeyType, cache: Path, signature_hash: SignatureHash | None = None
+) -> str:
     env = {"OCSP_LAB_CACHE": str(cache), "PATH": "/usr/bin:/bin"}
+    extra = [] if signature_hash is None else [signature_hash.value]
     proc = subprocess.run(
-        [sys.executable, "-c", _DIGEST_ALL, key.value],
+        [sys.executable, "-c", _DIGEST_ALL, key.value, *extra],
         capture_output=True, text=True, check=True, env=env,
     )  # fmt: skip
     return proc.stdout.strip()
@@ -37,6 +41,15 @@ def _digest_in_subprocess(key: KeyType, cache: Path) -> str:
 @pytest.mark.parametrize("key", [KeyType.EC_P256, KeyType.ED25519])
 def test_two_processes_build_byte_identical_pkis(key: KeyType, tmp_path: Path) -> None:
     assert _digest_in_subprocess(key, tmp_path) == _digest_in_subprocess(key, tmp_path)
+
+
+@pytest.mark.parametrize("key", [KeyType.EC_P256, KeyType.RSA_1024])
+def test_sha1_signed_pkis_are_byte_identical_too(key: KeyType, tmp_path: Path) -> None:
+    # The SHA-1 path signs outside cryptography's builder (pki.legacy): RFC
+    # 6979 ECDSA and PKCS#1 v1.5 keep it deterministic, and it is really SHA-1.
+    first = _digest_in_subprocess(key, tmp_path, SignatureHash.SHA1)
+    assert first == _digest_in_subprocess(key, tmp_path, SignatureHash.SHA1)
+    assert first != _digest_in_subprocess(key, tmp_path)
 
 
 def test_rsa_keys_are_identical_with_and_without_the_disk_cache(tmp_path: Path) -> None:

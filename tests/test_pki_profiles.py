@@ -8,10 +8,21 @@ from pathlib import Path
 
 import pytest
 from cryptography import x509
-from cryptography.hazmat.primitives.asymmetric import ec, ed25519, rsa
+from cryptography.hazmat.primitives import hashes, serialization
+from cryptography.hazmat.primitives.asymmetric import ec, ed25519, padding, rsa
 from cryptography.x509.oid import AuthorityInformationAccessOID, ExtendedKeyUsageOID, NameOID
 
-from pki import EPOCH, PKI, CertificateDatabase, CertSpec, KeyType, PKISpec, Profile, build_pki
+from pki import (
+    EPOCH,
+    PKI,
+    CertificateDatabase,
+    CertSpec,
+    KeyType,
+    PKISpec,
+    Profile,
+    SignatureHash,
+    build_pki,
+)
 from pki.errors import PKIError
 from pki.export import write_pki
 
@@ -150,6 +161,7 @@ def test_base_url_fills_lab_urls() -> None:
         (KeyType.EC_P384, ec.EllipticCurvePublicKey, 384),
         (KeyType.ED25519, ed25519.Ed25519PublicKey, None),
         (KeyType.RSA_2048, rsa.RSAPublicKey, 2048),
+        (KeyType.RSA_1024, rsa.RSAPublicKey, 1024),
     ],
 )
 def test_key_type_is_applied_to_every_certificate(
@@ -220,3 +232,154 @@ def test_openssl_verifies_the_chain_and_the_responder_purpose(
     # OpenSSL's "OCSP helper" purpose accepts any end-entity certificate (the
     # OCSP code checks the EKU itself), so only the positive answer is telling.
     assert "SSL server : Yes" in purposes and "SSL client : Yes" in purposes
+
+
+# --------------------------------------------------------------------------
+# signature_hash: the hash each issuer signs certificates with
+# --------------------------------------------------------------------------
+
+
+def _verify_signed_by(cert: x509.Certificate, issuer: x509.Certificate) -> None:
+    """Check the signature with the issuer's public key directly.
+
+    cryptography's ``verify_directly_issued_by`` refuses SHA-1 ("Unsupported
+    signature algorithm"), so the check is done on the TBS bytes.
+    """
+    public = issuer.public_key()
+    algorithm = cert.signature_hash_algorithm
+    assert isinstance(algorithm, hashes.HashAlgorithm)
+    if isinstance(public, rsa.RSAPublicKey):
+        public.verify(cert.signature, cert.tbs_certificate_bytes, padding.PKCS1v15(), algorithm)
+    else:
+        assert isinstance(public, ec.EllipticCurvePublicKey)
+        public.verify(cert.signature, cert.tbs_certificate_bytes, ec.ECDSA(algorithm))
+
+
+def _hash_names(lab_pki: PKI) -> dict[str, str | None]:
+    return {
+        c.name: None
+        if c.certificate.signature_hash_algorithm is None
+        else c.certificate.signature_hash_algorithm.name
+        for c in lab_pki
+    }
+
+
+@pytest.mark.parametrize(
+    ("key", "expected"),
+    [
+        (KeyType.EC_P256, "sha256"),
+        (KeyType.EC_P384, "sha384"),
+        (KeyType.RSA_2048, "sha256"),
+        (KeyType.ED25519, None),
+    ],
+)
+def test_signature_hash_defaults_by_the_issuer_key(key: KeyType, expected: str | None) -> None:
+    assert set(_hash_names(build_pki(PKISpec(key=key))).values()) == {expected}
+
+
+def test_legacy_pki_rsa_1024_sha1_is_what_openssl_reads(tmp_path: Path) -> None:
+    lab_pki = build_pki(PKISpec(key=KeyType.RSA_1024, signature_hash=SignatureHash.SHA1))
+    for cert in lab_pki:
+        certificate = cert.certificate
+        assert isinstance(certificate.signature_hash_algorithm, hashes.SHA1)
+        assert certificate.signature_algorithm_oid == x509.SignatureAlgorithmOID.RSA_WITH_SHA1
+        assert certificate.public_key().key_size == 1024  # type: ignore[union-attr]
+        _verify_signed_by(certificate, lab_pki[cert.issuer or cert.name].certificate)
+    for cert in lab_pki:
+        pem = cert.certificate.public_bytes(serialization.Encoding.PEM)
+        (tmp_path / f"{cert.name}.pem").write_bytes(pem)
+    text = subprocess.run(
+        ["openssl", "x509", "-in", "server.pem", "-noout", "-text"],
+        cwd=tmp_path, capture_output=True, text=True, check=True,
+    ).stdout  # fmt: skip
+    # Both places RFC 5280 4.1.1.2 puts the algorithm: the TBS and the outer one.
+    assert text.count("Signature Algorithm: sha1WithRSAEncryption") == 2
+    assert "Public-Key: (1024 bit)" in text
+    # openssl as the oracle of the signatures: the chain verifies at t0
+    # (auth_level 0: 1024-bit RSA and SHA-1 are below OpenSSL's default level).
+    verify = subprocess.run(
+        [
+            "openssl", "verify", "-auth_level", "0", "-attime", str(int(EPOCH.timestamp())),
+            "-trusted", "root.pem", "-untrusted", "intermediate.pem", "server.pem",
+        ],
+        cwd=tmp_path, capture_output=True, text=True,
+    )  # fmt: skip
+    assert verify.stdout.strip() == "server.pem: OK", verify.stdout + verify.stderr
+
+
+@pytest.mark.parametrize("key", [KeyType.EC_P256, KeyType.RSA_1024])
+def test_sha1_changes_only_the_signature(key: KeyType) -> None:
+    # pki.legacy re-signs a TBS that cryptography built: everything but the
+    # algorithm and the signature must be what the SHA-256 build has.
+    legacy = build_pki(PKISpec(key=key, signature_hash=SignatureHash.SHA1))["server"].certificate
+    modern = build_pki(PKISpec(key=key))["server"].certificate
+    assert legacy.signature_hash_algorithm is not None
+    assert legacy.signature_hash_algorithm.name == "sha1"
+    for field in ("subject", "issuer", "serial_number", "not_valid_before_utc"):
+        assert getattr(legacy, field) == getattr(modern, field), field
+    assert list(legacy.extensions) == list(modern.extensions)
+    assert legacy.public_key() == modern.public_key()
+    assert legacy.signature != modern.signature
+
+
+def test_certificate_signature_hash_overrides_the_pki_one() -> None:
+    spec = PKISpec.with_defaults(
+        (
+            CertSpec(
+                "responder",
+                issuer="intermediate",
+                profile=Profile.OCSP_RESPONDER,
+                key=KeyType.RSA_2048,
+                signature_hash=SignatureHash.SHA1,
+            ),
+        ),
+        key=KeyType.EC_P384,
+        signature_hash=SignatureHash.SHA512,
+    )
+    lab_pki = build_pki(spec)
+    names = _hash_names(lab_pki)
+    # The intermediate (P-384) signs the responder's RSA key with ECDSA-SHA-1;
+    # every other certificate takes [pki].signature_hash over the P-384 default.
+    assert names.pop("responder") == "sha1"
+    assert set(names.values()) == {"sha512"}
+    responder = lab_pki["responder"].certificate
+    assert responder.signature_algorithm_oid == x509.SignatureAlgorithmOID.ECDSA_WITH_SHA1
+    _verify_signed_by(responder, lab_pki["intermediate"].certificate)
+
+
+def test_pki_signature_hash_does_not_reach_an_ed25519_issuer() -> None:
+    spec = PKISpec.with_defaults(
+        (CertSpec("trusted-responder", profile=Profile.OCSP_RESPONDER, key=KeyType.ED25519),),
+        key=KeyType.RSA_1024,
+        signature_hash=SignatureHash.SHA1,
+    )
+    names = _hash_names(build_pki(spec))
+    assert names.pop("trusted-responder") is None  # Ed25519: the hash is built in
+    assert set(names.values()) == {"sha1"}
+
+
+@pytest.mark.parametrize(
+    ("spec", "message"),
+    [
+        (
+            PKISpec(key=KeyType.ED25519, signature_hash=SignatureHash.SHA256),
+            "pki: signature_hash 'sha256' cannot apply to key 'ed25519'",
+        ),
+        (
+            PKISpec.with_defaults(
+                (CertSpec("x", issuer="root", signature_hash=SignatureHash.SHA1),),
+                key=KeyType.ED25519,
+            ),
+            "certificate 'x': signature_hash 'sha1' cannot apply: its issuer 'root' has an ed25519",
+        ),
+        (
+            PKISpec.with_defaults(
+                (CertSpec("x", key=KeyType.ED25519, signature_hash=SignatureHash.SHA512),)
+            ),
+            "its issuer 'x' has an ed25519 key",
+        ),
+    ],
+)
+def test_signature_hash_for_an_ed25519_issuer_is_refused(spec: PKISpec, message: str) -> None:
+    with pytest.raises(PKIError, match=message):
+        build_pki(spec)

@@ -12,10 +12,11 @@ from __future__ import annotations
 
 import asyncio
 import base64
+import contextlib
 import datetime as dt
 import json
-import os
 import re
+import sqlite3
 import time
 from collections.abc import MutableMapping, Sequence
 from dataclasses import dataclass
@@ -35,7 +36,7 @@ from responder.asgi import AsgiResponder
 from responder.clock import FixedClock
 from responder.config import Faults
 from responder.protocol import MAX_REQUEST_BYTES, OCSP_RESPONSE_TYPE
-from responder.state import STATE_FILE
+from responder.state import STATE_DB
 from responder.testing import cert_id_for, demo_spec, ocsp_request, parse_response
 
 NOW = EPOCH + dt.timedelta(hours=1)
@@ -508,12 +509,12 @@ def test_exception_in_the_source_is_internal_error_never_500(
         assert parse_response(answer.body).status == "internal_error"
 
 
-def test_unreadable_state_file_is_internal_error_never_500(pki: PKI, tmp_path: Path) -> None:
+def test_unreadable_live_state_is_internal_error_never_500(pki: PKI, tmp_path: Path) -> None:
     app = AsgiResponder(_app(pki, state_dir=tmp_path))
     assert _call(app, "POST", "/", ocsp_request(pki, ["server"])).status == 200
-    spoiled = tmp_path / "spoiled"
-    spoiled.write_text("not JSON")
-    os.replace(spoiled, tmp_path / STATE_FILE)  # a new file: the next request reloads it
+    with contextlib.closing(sqlite3.connect(tmp_path / STATE_DB)) as other:
+        other.execute("DROP TABLE meta")  # another process spoils the live state
+        other.commit()
     answer = _call(app, "POST", "/", ocsp_request(pki, ["server"]))
     assert answer.status == 200
     assert parse_response(answer.body).status == "internal_error"

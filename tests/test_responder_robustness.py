@@ -16,7 +16,7 @@ from pki import EPOCH, PKI, build_pki
 from responder.app import ADMIN_PREFIX, create_app, lab_responder
 from responder.clock import FixedClock
 from responder.server import InProcessServer
-from responder.state import STATE_FILE
+from responder.state import STATE_DB
 from responder.testing import demo_spec, ocsp_request, parse_response
 
 NOW = EPOCH + dt.timedelta(hours=1)
@@ -126,7 +126,7 @@ def test_restart_keeps_database_and_faults(pki: PKI, tmp_path: Path) -> None:
     assert client.post(f"{ADMIN_PREFIX}/revoke", json={"name": "server",
                        "reason": "superseded"}).status_code == 200  # fmt: skip
     assert client.put(f"{ADMIN_PREFIX}/faults", json={"nonce": "omit"}).status_code == 200
-    assert (tmp_path / STATE_FILE).stat().st_mode & 0o777 == 0o600
+    assert (tmp_path / STATE_DB).stat().st_mode & 0o777 == 0o600
     again = create_app(pki, state_dir=tmp_path, clock=FixedClock(NOW))
     der = ocsp_request(pki, ["server"], nonce=b"k" * 16)
     parsed = parse_response(again.test_client().post("/", data=der).data)

@@ -42,7 +42,7 @@ from lab.settings import (
     HttpMethod,
     UriSource,
 )
-from pki.spec import CertSpec, EntrySpec, KeyType, Profile, RecordStatus
+from pki.spec import CertSpec, EntrySpec, KeyType, Profile, RecordStatus, SignatureHash
 from responder.config import (
     BodyFault,
     CertIdFault,
@@ -420,11 +420,26 @@ BAD_VOCABULARY = {
         "step[0].reason",
         "cACompromise",
     ),
-    "pki key": (TITLE + "[pki]\nkey = 'rsa-1024'\n", "pki.key", '"ec-p256"'),
+    "pki key": (TITLE + "[pki]\nkey = 'rsa-512'\n", "pki.key", '"rsa-1024"'),
     "cert key": (
         TITLE + "[[pki.cert]]\nname = 'x'\nkey = 'p256'\n",
         "pki.cert[0].key",
         '"ed25519"',
+    ),
+    "pki signature_hash": (
+        TITLE + "[pki]\nsignature_hash = 'md5'\n",
+        "pki.signature_hash",
+        '"sha1", "sha256", "sha384", "sha512"',
+    ),
+    "pki signature_hash spelling": (
+        TITLE + "[pki]\nsignature_hash = 'SHA-256'\n",
+        "pki.signature_hash",
+        '"sha256"',
+    ),
+    "cert signature_hash": (
+        TITLE + "[[pki.cert]]\nname = 'x'\nissuer = 'root'\nsignature_hash = 'sha224'\n",
+        "pki.cert[0].signature_hash",
+        '"sha1", "sha256", "sha384", "sha512"',
     ),
     "profile": (
         TITLE + "[[pki.cert]]\nname = 'x'\nprofile = 'responder'\n",
@@ -826,6 +841,8 @@ def test_load_rejects_bad_cert_field(tmp_path: Path, line: str, key: str, expect
         ),
         ("san = []", "san", ()),
         ("ocsp_url = 'none'", "ocsp_url", "none"),
+        ("signature_hash = 'sha1'", "signature_hash", SignatureHash.SHA1),
+        ("signature_hash = 'sha384'", "signature_hash", SignatureHash.SHA384),
         (
             "ocsp_url = 'https://ocsp.example.com:8443/ocsp'",
             "ocsp_url",
@@ -838,6 +855,60 @@ def test_load_reads_cert_field(tmp_path: Path, line: str, field: str, value: obj
         tmp_path, TITLE + f"[[pki.cert]]\nname = 'x'\nissuer = 'intermediate'\n{line}\n"
     )
     assert getattr(scenario.pki.cert("x"), field) == value
+
+
+ED25519_HASHES = {
+    "pki key": (
+        "[pki]\nkey = 'ed25519'\nsignature_hash = 'sha256'\n",
+        "pki.signature_hash",
+        'no signature_hash with key = "ed25519"',
+    ),
+    "issuer by pki key": (
+        "[pki]\nkey = 'ed25519'\n"
+        "[[pki.cert]]\nname = 'x'\nissuer = 'intermediate'\nkey = 'rsa-1024'\n"
+        "signature_hash = 'sha1'\n",
+        "pki.cert[0].signature_hash",
+        "its issuer 'intermediate' has an ed25519 key",
+    ),
+    "issuer by its own key": (
+        "[[pki.cert]]\nname = 'old-ca'\nprofile = 'ca'\nkey = 'ed25519'\n"
+        "[[pki.cert]]\nname = 'x'\nissuer = 'old-ca'\nsignature_hash = 'sha1'\n",
+        "pki.cert[1].signature_hash",
+        "its issuer 'old-ca' has an ed25519 key",
+    ),
+    "self-signed": (
+        "[[pki.cert]]\nname = 'trusted-responder'\nprofile = 'ocsp-responder'\n"
+        "key = 'ed25519'\nsignature_hash = 'sha512'\n",
+        "pki.cert[0].signature_hash",
+        "its issuer 'trusted-responder' has an ed25519 key",
+    ),
+}
+
+
+@pytest.mark.parametrize(("text", "key", "expected"), ED25519_HASHES.values(), ids=ED25519_HASHES)
+def test_load_rejects_signature_hash_for_an_ed25519_issuer(
+    tmp_path: Path, text: str, key: str, expected: str
+) -> None:
+    assert_rejected(tmp_path, TITLE + text, key, expected)
+
+
+def test_load_reads_pki_signature_hash_beside_an_ed25519_certificate(tmp_path: Path) -> None:
+    # The [pki] default reaches only issuers that take a hash: an Ed25519
+    # certificate of its own is no mistake (docs/scenario-format-extensions.md).
+    text = (
+        TITLE + "[pki]\nkey = 'rsa-1024'\nsignature_hash = 'sha1'\n"
+        "[[pki.cert]]\nname = 'x'\nissuer = 'intermediate'\nkey = 'ed25519'\n"
+    )
+    scenario = load(tmp_path, text)
+    assert scenario.pki.key is KeyType.RSA_1024
+    assert scenario.pki.signature_hash is SignatureHash.SHA1
+    assert scenario.pki.cert("x").signature_hash is None
+
+
+def test_load_leaves_signature_hash_to_the_key_by_default(tmp_path: Path) -> None:
+    scenario = load(tmp_path, TITLE)
+    assert scenario.pki.signature_hash is None
+    assert all(c.signature_hash is None for c in scenario.pki.certs)
 
 
 # --------------------------------------------------------------------------
@@ -962,6 +1033,7 @@ tags = ["full", "rfc6960", "trp"]
 
 [pki]
 key = "ec-p384"
+signature_hash = "sha512"
 
 [[pki.cert]]
 name = "policy-ca"
@@ -970,6 +1042,7 @@ profile = "ca"
 key = "rsa-2048"
 valid = { from = "-2d", to = "+1825d" }
 ocsp_url = "none"
+signature_hash = "sha1"
 
 [[pki.cert]]
 name = "field-leaf"
@@ -1098,6 +1171,7 @@ def test_load_reads_every_key(tmp_path: Path) -> None:
 
     pki = scenario.pki
     assert pki.key is KeyType.EC_P384
+    assert pki.signature_hash is SignatureHash.SHA512
     assert pki.cert("policy-ca") == CertSpec(
         name="policy-ca",
         issuer="root",
@@ -1106,6 +1180,7 @@ def test_load_reads_every_key(tmp_path: Path) -> None:
         valid_from=dt.timedelta(days=-2),
         valid_to=dt.timedelta(days=1825),
         ocsp_url="none",
+        signature_hash=SignatureHash.SHA1,
     )
     assert pki.cert("field-leaf") == CertSpec(
         name="field-leaf",

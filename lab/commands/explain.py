@@ -23,18 +23,21 @@ from lab.outcome import CertificateCheckRecord, Expectation, expected_json
 from lab.report import Palette
 from lab.runner import ModeResult, ScenarioLab, ScenarioResult, mode_name, run_mode
 from lab.scenario import Expect, Scenario, load_scenario
-from lab.settings import ClientSettings
+from lab.settings import CheckScope, ClientSettings
 from lab.timespec import format_offset
 from responder.config import ResponderConfig
 
 __all__ = ["register", "run", "story"]
 
 
-def _responder_lines(lab: ScenarioLab, config: ResponderConfig) -> Iterator[str]:
+def _responder_lines(
+    lab: ScenarioLab, config: ResponderConfig, settings: ClientSettings
+) -> Iterator[str]:
     signers = lab.responder.database_source.signers.assignments()
     for ca, signer in signers.items():
         who = "the CA itself" if signer == ca else signer
         yield f"answers about certificates issued by {ca} are signed by {who}"
+    yield from _self_vouching_lines(lab, config, signers, settings)
     next_update = (
         "no nextUpdate"
         if config.next_update is None
@@ -47,6 +50,35 @@ def _responder_lines(lab: ScenarioLab, config: ResponderConfig) -> Iterator[str]
     )
     faults = describe_faults(config.faults)
     yield "misbehaviour: " + ("; ".join(faults) if faults else "none, it behaves")
+
+
+def _self_vouching_lines(
+    lab: ScenarioLab, config: ResponderConfig, signers: dict[str, str], settings: ClientSettings
+) -> Iterator[str]:
+    """A note for each CA that signs the answer about its own certificate.
+
+    ``signer = "intermediate"`` means every answer (SCENARIOS.md), so also the
+    one about the intermediate, which root issued. That is what the contract
+    says, and NSS rightly rejects the chain — yet it surprises people who
+    meant "the CA signs directly", so the story says it and how to say that.
+    """
+    for cert in lab.pki.cas():
+        if cert.issuer is None or signers.get(cert.issuer) != cert.name:
+            continue  # self-signed roots are never asked about
+        name, issuer = cert.name, cert.issuer
+        given = f"signers.{issuer}" if issuer in config.signers else "signer"
+        asked = (
+            ""
+            if settings.check is CheckScope.CHAIN
+            else ' (with check = "leaf" the validator does not ask about it here)'
+        )
+        yield (
+            f'note: {name} signs the answer about itself ({given} = "{name}" gives it the '
+            f"answers about {issuer}'s certificates): a CA vouching for its own status; "
+            f"RFC 6960 4.2.2.2 lets only its issuer ({issuer}) or the issuer's delegated "
+            f'responder answer for it — use signers = {{ {name} = "{name}" }} to have {name} '
+            f"sign the answers about the certificates it issued{asked}"
+        )
 
 
 def _client_lines(settings: ClientSettings) -> Iterator[str]:
@@ -120,7 +152,7 @@ def story(scenario: Scenario, result: ScenarioResult, lab: ScenarioLab, paint: P
     lines += [paint.bold("The PKI"), render_tree(lab.pki, lab.responder.state.database), ""]
     lines += [
         paint.bold("The responder"),
-        *(f"  {x}" for x in _responder_lines(lab, scenario.responder)),
+        *(f"  {x}" for x in _responder_lines(lab, scenario.responder, scenario.client)),
         "",
     ]
     lines += [paint.bold("The validator"), *(f"  {x}" for x in _client_lines(scenario.client)), ""]

@@ -2,9 +2,9 @@
 
 The PKI goes to ``--out`` (as ``pki build`` writes it) with its AIA OCSP URL
 pointing at this responder. Live changes (admin API) are persisted in the
-same directory (``state.json``) and survive a restart; pass ``--fresh`` to
-start again from the scenario's ``[database]``. SIGTERM and Ctrl-C stop it
-gracefully.
+same directory (``state.sqlite3``, shared by every worker) and survive a
+restart; pass ``--fresh`` to start again from the scenario's ``[database]``.
+SIGTERM and Ctrl-C stop it gracefully.
 
 The worker is gunicorn's asyncio one (``--worker asgi``, the default) over
 :class:`responder.asgi.AsgiResponder`: one event loop per process, so a silent
@@ -77,9 +77,12 @@ def _check_port_free(host: str, port: int) -> None:
 
 def run(args: argparse.Namespace) -> int:
     from pki import write_pki
-    from responder.app import ADMIN_PREFIX, create_app
+    from pki.database import atomic_write
+    from pki.openssl_index import export_index, write_index
+    from responder.app import ADMIN_PREFIX, create_app, lab_responder
     from responder.asgi import AsgiResponder
-    from responder.state import STATE_FILE
+    from responder.state import StateError
+    from responder.store import remove_state
 
     _check_port_free(args.host, args.port)
     now = dt.datetime.now(dt.UTC)
@@ -91,16 +94,40 @@ def run(args: argparse.Namespace) -> int:
         args.scenario, out=out, secret_file=args.secret_file, base_url=base_url, t0=args.t0, now=now
     )
     config = _responder_config(args.scenario)
-    state_file = out / STATE_FILE
-    if args.fresh and state_file.exists():
-        state_file.unlink()
-    kept = " (state kept from the last run)" if state_file.exists() else ""
     try:
         write_pki(lab_pki, database, out, now=now, secret=secret)
+        _remove_interrupted_writes(out)
+        if args.fresh:
+            remove_state(out)
         app = create_app(lab_pki, config=config, state_dir=out, admin_token=args.admin_token)
         served = AsgiResponder(app) if args.worker == "asgi" else app
+        state = lab_responder(app).state
+        cas = sorted({c.issuer or c.name for c in lab_pki})
+
+        def export(db: Any, ca: str) -> None:
+            # `openssl ocsp -index` on the exported files agrees with the lab (issue 11)
+            try:
+                text = export_index(db, ca, now=dt.datetime.now(dt.UTC))
+                atomic_write(out / f"{ca}.index.txt", text.encode())
+            except OSError as exc:
+                logging.getLogger("responder.admin").warning(
+                    "%s: could not rewrite %s.index.txt (%s)", out, ca, exc.strerror
+                )
+
+        for ca in cas:
+            write_index(state.database, ca, out, now=now)  # kept state, not the scenario's
+        state.on_records(export)
+    except StateError as exc:
+        raise UsageError(str(exc)) from None
     except OSError as exc:
         raise UsageError(f"{out}: cannot write the PKI ({exc.strerror})") from None
+    store = state.store
+    if store is not None and store.discarded:
+        kept = f" ({store.discarded})"
+    elif store is not None and store.kept:
+        kept = " (state kept from the last run)"
+    else:
+        kept = ""
     logging.basicConfig(
         level=logging.WARNING if args.quiet else logging.INFO,
         format="%(asctime)s [%(process)d] %(message)s",
@@ -130,6 +157,14 @@ def run(args: argparse.Namespace) -> int:
     gc.freeze()
     gunicorn_application(served, options).run()
     return 0
+
+
+def _remove_interrupted_writes(out: Path) -> None:
+    """Drop what a kill -9 left of an atomic write (``.<file>.<random>`` beside ``<file>``)."""
+    for leftover in out.glob(".*.*"):
+        target = out / leftover.name[1:].rsplit(".", 1)[0]
+        if leftover.is_file() and not leftover.is_symlink() and target.is_file():
+            leftover.unlink(missing_ok=True)
 
 
 def register(commands: Any) -> None:
