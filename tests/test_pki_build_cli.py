@@ -323,14 +323,14 @@ def _serve(tmp_path: Path, *args: str) -> subprocess.CompletedProcess[str]:
 def test_serve_out_follows_the_same_rules(tmp_path: Path) -> None:
     home = tmp_path / "home"
     home.mkdir()
-    (home / "state.json").write_text("not the lab's")
+    (home / "state.sqlite3").write_text("not the lab's")
     link = tmp_path / "link"
     link.symlink_to(home)
     for out, expected in ((home, "did not make"), (link, "is a symbolic link")):
         proc = _serve(tmp_path, "--out", str(out), "--fresh")
         assert proc.returncode == 2 and expected in _one_line(proc.stderr)
-    # --fresh did not get to delete a file the lab does not own
-    assert (home / "state.json").read_text() == "not the lab's"
+    # --fresh did not get to remove a file the lab does not own
+    assert (home / "state.sqlite3").read_text() == "not the lab's"
 
 
 def test_serve_refuses_a_bad_secret_file(tmp_path: Path) -> None:

@@ -139,8 +139,8 @@ def product_pki(
     spec = replace(spec, seed=secret.value)
     where = f"--t0 {t0:%Y-%m-%d}" if t0 is not None else "t0"
     t0 = t0 or calendar_t0(now)
-    _check_validity_fits(spec, t0, base_url, where)
     try:
+        _check_validity_fits(spec, t0, base_url, where)
         lab_pki = build_pki(spec, base_url=base_url, t0=t0)
         database = CertificateDatabase.from_pki(lab_pki)
     except PKIError as exc:
