@@ -50,9 +50,29 @@ class Record:
         return self.status is not RecordStatus.GOOD
 
 
+def _oneline_byte(b: int) -> str:
+    if not 0x20 <= b <= 0x7E:
+        return f"\\x{b:02X}"
+    # OpenSSL 3 also escapes the separators of the one-line form itself.
+    return "\\" + chr(b) if chr(b) in "/+" else chr(b)
+
+
+def _oneline_value(value: str) -> str:
+    # As OpenSSL's X509_NAME_oneline (crypto/x509/x509_obj.c), which `openssl ca`
+    # writes into index.txt: every byte of the string outside ' '..'~' becomes
+    # \xHH, and '/' and '+' get a backslash. So a tab or a newline in a subject
+    # cannot split an index.txt line into fields or lines of its own, and the
+    # file reads as OpenSSL's would.
+    return "".join(_oneline_byte(b) for b in value.encode("utf-8"))
+
+
 def oneline_subject(name: Any) -> str:
-    """An :class:`x509.Name` in OpenSSL's ``/O=…/CN=…`` form (index.txt's last field)."""
-    return "".join(f"/{a.rfc4514_attribute_name}={a.value}" for a in name)
+    """An :class:`x509.Name` in OpenSSL's ``/O=…/CN=…`` form (index.txt's last field).
+
+    Bytes outside printable ASCII are escaped as ``\\xHH``, ``/`` and ``+`` as
+    ``\\/`` and ``\\+``, as ``openssl ca`` (OpenSSL 3) does.
+    """
+    return "".join(f"/{a.rfc4514_attribute_name}={_oneline_value(a.value)}" for a in name)
 
 
 def atomic_write(path: Path, data: bytes, *, mode: int = 0o644) -> None:
@@ -111,14 +131,24 @@ class CertificateDatabase:
         A self-signed certificate is filed under itself as issuer. Entries with
         status ``unknown`` get no record at all.
         """
-        records = []
+        records: list[Record] = []
+        issued: dict[tuple[str, int], str] = {}
         for cert in pki:
+            # RFC 5280 4.1.2.2: a serial is unique per issuer. Two would be one
+            # CertID (RFC 6960 4.1.1), so the responder could not tell them apart.
+            ca = cert.issuer or cert.name
+            other = issued.setdefault((ca, cert.serial), cert.name)
+            if other != cert.name:
+                raise PKIError(
+                    f"certificates {other!r} and {cert.name!r} of issuer {ca!r} have the "
+                    f"same serial 0x{cert.serial:X} (expected a serial unique per issuer)"
+                )
             entry = pki.spec.database.get(cert.name)
             status = entry.status if entry else RecordStatus.GOOD
             if status is RecordStatus.UNKNOWN:
                 continue
             record = Record(
-                ca=cert.issuer or cert.name,
+                ca=ca,
                 serial=cert.serial,
                 status=RecordStatus.GOOD,
                 not_after=cert.certificate.not_valid_after_utc,

@@ -2,25 +2,40 @@
 
 ``<name>.pem`` and ``<name>.key`` (PKCS#8 PEM, mode 0600) for every
 certificate, ``chain.pem``, ``<leaf>.p12`` for leaves, ``<ca>.index.txt`` (with
-``.attr``) per CA and a ``README.txt`` that says what each file is. The
-directory is made mode 0700: it holds private keys.
+``.attr``) per CA and a ``README.txt`` that says what each file is and which
+lab secret made the keys. The directory is made mode 0700: it holds private
+keys. Every file but the ``.p12`` is byte-identical across builds of the same
+PKI: the README carries no "written at" time. A ``.p12`` (random salt) is
+kept as it is when a re-build finds it holding the same key and certificates.
+
+Where it writes is checked first (:func:`check_out_dir`): never through a
+symbolic link, never into a non-empty directory the lab did not make (the
+README's first line marks one it did), so a mistyped ``--out`` cannot chmod
+or litter someone's directory.
 """
 
 from __future__ import annotations
 
 import datetime as dt
 import os
+import stat
 from pathlib import Path
 
 from cryptography.hazmat.primitives import hashes, serialization
+from cryptography.hazmat.primitives.asymmetric.types import PrivateKeyTypes
 from cryptography.hazmat.primitives.serialization import pkcs12
 
 from pki.builder import PKI, IssuedCert
 from pki.database import CertificateDatabase, atomic_write
+from pki.errors import PKIError
 from pki.openssl_index import UNREPRESENTABLE_REASONS, write_index
+from pki.secret import PUBLIC_SECRET, LabSecret
 from pki.spec import Profile
 
-__all__ = ["P12_PASSWORD", "write_pki"]
+__all__ = ["P12_PASSWORD", "README_FIRST_LINE", "check_out_dir", "write_pki"]
+
+#: How every exported README.txt begins: the mark of a directory the lab made.
+README_FIRST_LINE = "ocsp-lab PKI"
 
 #: Password of every ``.p12`` (many products refuse an unprotected PKCS#12).
 P12_PASSWORD = b"ocsp-lab"
@@ -30,12 +45,16 @@ def _pem(cert: IssuedCert) -> bytes:
     return cert.certificate.public_bytes(serialization.Encoding.PEM)
 
 
-def _key_pem(cert: IssuedCert) -> bytes:
-    return cert.private_key.private_bytes(
+def _pkcs8_pem(key: PrivateKeyTypes) -> bytes:
+    return key.private_bytes(
         serialization.Encoding.PEM,
         serialization.PrivateFormat.PKCS8,
         serialization.NoEncryption(),
     )
+
+
+def _key_pem(cert: IssuedCert) -> bytes:
+    return _pkcs8_pem(cert.private_key)
 
 
 def _p12(pki: PKI, cert: IssuedCert) -> bytes:
@@ -54,11 +73,29 @@ def _p12(pki: PKI, cert: IssuedCert) -> bytes:
     )
 
 
+def _same_p12(path: Path, pki: PKI, cert: IssuedCert) -> bool:
+    """Whether ``path`` already holds this key, certificate and issuers (a re-build)."""
+    try:
+        if not stat.S_ISREG(path.lstat().st_mode):
+            return False
+        old = pkcs12.load_pkcs12(path.read_bytes(), P12_PASSWORD)
+    except (OSError, ValueError):
+        return False
+    issuers = [c.certificate for c in pki.chain(cert.name)[1:]]
+    return (
+        old.key is not None
+        and _pkcs8_pem(old.key) == _key_pem(cert)
+        and old.cert is not None
+        and old.cert.certificate == cert.certificate
+        and [c.certificate for c in old.additional_certs] == issuers
+    )
+
+
 def _depth(pki: PKI, cert: IssuedCert) -> int:
     return len(pki.chain(cert.name))
 
 
-def _readme(pki: PKI, database: CertificateDatabase, now: dt.datetime) -> str:
+def _readme(pki: PKI, database: CertificateDatabase, secret: LabSecret) -> str:
     rows = []
     for cert in pki:
         issuer = cert.issuer or "itself"
@@ -76,8 +113,9 @@ def _readme(pki: PKI, database: CertificateDatabase, now: dt.datetime) -> str:
         if lossy
         else ""
     )
-    return f"""ocsp-lab PKI — written {now.isoformat()} (t0 {pki.t0.isoformat()})
+    return f"""{README_FIRST_LINE} — t0 {pki.t0.isoformat()}
 OCSP responder URL in the certificates (AIA): {pki.base_url}
+Keys and serials derived from: {secret.describe()}
 
 Certificates (<name>.pem, PEM) and their private keys (<name>.key, PKCS#8 PEM,
 unencrypted, mode 0600 — test keys, never production):
@@ -107,14 +145,74 @@ Checking a certificate by hand:
 """
 
 
-def write_pki(
-    pki: PKI, database: CertificateDatabase, out: Path, *, now: dt.datetime | None = None
-) -> list[Path]:
-    """Write every file of ``pki`` into ``out``; return the paths written."""
-    now = now or pki.t0
+def _made_by_lab(out: Path) -> bool:
+    readme = out / "README.txt"
+    try:
+        if not stat.S_ISREG(readme.lstat().st_mode):
+            return False
+        with readme.open("rb") as f:
+            return f.readline().startswith(README_FIRST_LINE.encode())
+    except OSError:
+        return False
+
+
+def check_out_dir(out: Path) -> None:
+    """Refuse a directory the PKI must not be written to (a :class:`PKIError` naming it).
+
+    A new or empty directory is fine (it is made, or made mode 0700), and so is
+    one an earlier export wrote (a re-build overwrites its files). A symbolic
+    link is refused, not followed: chmod 0700 and private keys would land
+    wherever it points. So is a non-empty directory without the lab's README.
+    """
     out = Path(out)
-    out.mkdir(parents=True, exist_ok=True)
-    os.chmod(out, 0o700)
+    if out.is_symlink():
+        raise PKIError(
+            f"{out}: is a symbolic link (expected a directory path of its own; "
+            f"give the target, {os.path.realpath(out)}, if that is meant)"
+        )
+    if not out.exists():
+        return
+    if not out.is_dir():
+        raise PKIError(f"{out}: exists and is not a directory (expected a directory for the PKI)")
+    if next(out.iterdir(), None) is None or _made_by_lab(out):
+        return
+    raise PKIError(
+        f"{out}: a non-empty directory that ocsp-lab did not make (no ocsp-lab README.txt); "
+        "expected a new or empty directory, or one an earlier pki build or serve wrote"
+    )
+
+
+def write_pki(
+    pki: PKI,
+    database: CertificateDatabase,
+    out: Path,
+    *,
+    now: dt.datetime | None = None,
+    secret: LabSecret | None = None,
+) -> list[Path]:
+    """Write every file of ``pki`` into ``out``; return the paths written.
+
+    ``now`` decides which certificates index.txt lists as expired (default:
+    t0). ``secret`` is the lab secret ``pki`` was built with, for the README
+    to name (by fingerprint); by default it is recognised as the public one or
+    named by fingerprint alone. :func:`check_out_dir` is applied first.
+    """
+    now = now or pki.t0
+    if secret is None:
+        secret = LabSecret(pki.spec.seed, "a lab secret")
+        secret = PUBLIC_SECRET if secret.is_public else secret
+    elif secret.value != pki.spec.seed:
+        raise ValueError("write_pki: secret is not the one the PKI was built with")
+    out = Path(out)
+    check_out_dir(out)
+    out.mkdir(parents=True, exist_ok=True, mode=0o700)
+    # Opened without following a link, so the chmod lands on this directory even
+    # if the path was swapped for a symlink since check_out_dir looked.
+    dir_fd = os.open(out, os.O_RDONLY | os.O_DIRECTORY | os.O_NOFOLLOW)
+    try:
+        os.fchmod(dir_fd, 0o700)
+    finally:
+        os.close(dir_fd)
     written: list[Path] = []
 
     def put(name: str, data: bytes, mode: int = 0o644) -> None:
@@ -122,15 +220,24 @@ def write_pki(
         atomic_write(path, data, mode=mode)
         written.append(path)
 
+    # The README first: it marks the directory as the lab's, so a build cut
+    # short can be run again into the same directory.
+    put("README.txt", _readme(pki, database, secret).encode())
     for cert in pki:
         put(f"{cert.name}.pem", _pem(cert))
         put(f"{cert.name}.key", _key_pem(cert), mode=0o600)
         if cert.profile is Profile.LEAF:
-            put(f"{cert.name}.p12", _p12(pki, cert), mode=0o600)
+            # A new .p12 differs by its random salt alone: a re-build keeps the
+            # one already there if it holds the same key and certificates.
+            p12 = out / f"{cert.name}.p12"
+            if _same_p12(p12, pki, cert):
+                os.chmod(p12, 0o600)
+                written.append(p12)
+            else:
+                put(p12.name, _p12(pki, cert), mode=0o600)
     cas = sorted(pki.cas(), key=lambda c: -_depth(pki, c))
     put("chain.pem", b"".join(_pem(c) for c in cas))
     for ca in pki.cas():
         path = write_index(database, ca.name, out, now=now)
         written += [path, path.with_name(path.name + ".attr")]
-    put("README.txt", _readme(pki, database, now).encode())
     return written

@@ -1,4 +1,4 @@
-"""Deterministic private keys: the same seed and name give the same key, anywhere.
+"""Deterministic private keys: the same seed (lab secret) and name give the same key.
 
 A product under test must keep trusting the lab across runs, so every key is
 derived, never drawn:
@@ -13,8 +13,13 @@ derived, never drawn:
   That is the standard generator with its randomness replaced, not a
   home-made prime search. It costs one to two seconds a key in pure Python,
   so RSA keys are also cached on disk (``$OCSP_LAB_CACHE`` or
-  ``~/.cache/ocsp-lab/keys``) as PKCS#8; the cache only saves time, the bytes
-  are the same with or without it, and a corrupt entry is regenerated.
+  ``~/.cache/ocsp-lab/keys``) as PKCS#8 sealed with an HMAC under the seed;
+  the cache only saves time, the bytes are the same with or without it, and
+  an entry that is damaged, or was written or edited without the seed, is
+  derived again.
+
+The seed is the lab secret (:mod:`pki.secret`): public for scenario runs,
+per installation for everything a product may trust.
 
 Keys are memoised in-process, so a warm build costs only the certificates.
 """
@@ -94,13 +99,42 @@ def key_cache_dir() -> Path:
     return Path.home() / ".cache" / "ocsp-lab" / "keys"
 
 
+def _cache_entry(seed: bytes, label: bytes, bits: int) -> tuple[Path, bytes]:
+    """The cache file of one RSA key, and the MAC key its entry is sealed with.
+
+    The file name is keyed by the secret (a fingerprint of it, then an HMAC of
+    the key's label), so entries of two secrets never meet and a name reveals
+    neither the secret nor the certificate.
+    """
+    fingerprint = hashlib.sha256(b"ocsp-lab rsa-cache name/v1\x00" + seed).hexdigest()[:16]
+    name = hmac.new(seed, b"ocsp-lab rsa-cache entry/" + label, hashlib.sha256).hexdigest()[:32]
+    mac_key = hmac.new(seed, b"ocsp-lab rsa-cache mac/v1", hashlib.sha256).digest()
+    return key_cache_dir() / f"rsa{bits}-{fingerprint}-{name}.der", mac_key
+
+
+def _seal(mac_key: bytes, label: bytes, der: bytes) -> bytes:
+    """A cache entry: HMAC-SHA-256 under the secret over (label, key), then the key."""
+    return hmac.new(mac_key, label + b"\x00" + der, hashlib.sha256).digest() + der
+
+
+def _unseal(mac_key: bytes, label: bytes, entry: bytes) -> bytes | None:
+    """The key of an entry whose MAC verifies; None for a planted or damaged one."""
+    mac, der = entry[:32], entry[32:]
+    expected = hmac.new(mac_key, label + b"\x00" + der, hashlib.sha256).digest()
+    return der if hmac.compare_digest(mac, expected) else None
+
+
 def _rsa_key(seed: bytes, label: bytes, bits: int) -> rsa.RSAPrivateKey:
-    digest = hashlib.sha256(len(seed).to_bytes(4, "big") + seed + label).hexdigest()
-    path = key_cache_dir() / f"rsa{bits}-{digest}.der"
+    # The cache is a file anyone with the user's rights can write: a key is
+    # taken from it only if its MAC under the secret verifies, so an entry
+    # planted by another secret, or edited, is derived again (and replaced).
+    path, mac_key = _cache_entry(seed, label, bits)
     try:
-        key = serialization.load_der_private_key(path.read_bytes(), password=None)
-        if isinstance(key, rsa.RSAPrivateKey) and key.key_size == bits:
-            return key
+        der = _unseal(mac_key, label, path.read_bytes())
+        if der is not None:
+            key = serialization.load_der_private_key(der, password=None)
+            if isinstance(key, rsa.RSAPrivateKey) and key.key_size == bits:
+                return key
     except (OSError, ValueError):
         pass  # no cache entry, or a damaged one: derive it again
     from Crypto.PublicKey import RSA  # imported late: only RSA scenarios pay for it
@@ -109,7 +143,7 @@ def _rsa_key(seed: bytes, label: bytes, bits: int) -> rsa.RSAPrivateKey:
     der = generated.export_key(format="DER", pkcs=8)
     key = serialization.load_der_private_key(der, password=None)
     assert isinstance(key, rsa.RSAPrivateKey)
-    _write_cache(path, der)
+    _write_cache(path, _seal(mac_key, label, der))
     return key
 
 

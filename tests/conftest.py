@@ -2,7 +2,9 @@
 
 from __future__ import annotations
 
+import os
 import shutil
+from collections.abc import Iterator
 
 import pytest
 
@@ -19,3 +21,20 @@ def default_pki() -> PKI:
 def _require_openssl() -> None:
     if shutil.which("openssl") is None:
         pytest.fail("the openssl command line is required: it is the tests' independent peer")
+
+
+@pytest.fixture(scope="session", autouse=True)
+def _private_lab_secret(tmp_path_factory: pytest.TempPathFactory) -> Iterator[None]:
+    """`pki build` and `serve` make a per-installation secret: never in the real home.
+
+    Set in os.environ, so the CLI's subprocesses inherit it too.
+    """
+    saved = {k: os.environ.get(k) for k in ("XDG_CONFIG_HOME", "OCSP_LAB_SECRET_FILE")}
+    os.environ["XDG_CONFIG_HOME"] = str(tmp_path_factory.mktemp("config"))
+    os.environ.pop("OCSP_LAB_SECRET_FILE", None)
+    yield
+    for key, value in saved.items():
+        if value is None:
+            os.environ.pop(key, None)
+        else:
+            os.environ[key] = value

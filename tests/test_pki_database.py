@@ -11,8 +11,10 @@ from pki import (
     EPOCH,
     PKI,
     CertificateDatabase,
+    CertSpec,
     EntrySpec,
     PKISpec,
+    Profile,
     RecordStatus,
     build_pki,
     calendar_t0,
@@ -200,3 +202,32 @@ def test_openssl_responder_serves_the_exported_index(
     assert answer.verified, answer.output
     assert answer.statuses == statuses
     assert answer.reasons == reasons
+
+
+def test_one_serial_twice_under_one_issuer_is_refused() -> None:
+    # RFC 5280 4.1.2.2: unique per issuer; self-signed ones are each their own issuer.
+    twins = (
+        CertSpec("server", issuer="intermediate", serial=7),
+        CertSpec("other", issuer="intermediate", serial=7),
+        CertSpec("lonely-a", profile=Profile.CA, serial=9),
+        CertSpec("lonely-b", profile=Profile.CA, serial=9),
+    )
+    with pytest.raises(PKIError, match="'server' and 'other' of issuer 'intermediate'"):
+        CertificateDatabase.from_pki(build_pki(PKISpec.with_defaults(twins)))
+    db = CertificateDatabase.from_pki(build_pki(PKISpec.with_defaults(twins[2:])))
+    assert db.lookup("lonely-a", 9) is not None and db.lookup("lonely-b", 9) is not None
+
+
+def test_subject_control_characters_are_escaped_as_openssl_ca_does() -> None:
+    subject = "a\tb\nV\t991231235959Z\t\t01\tunknown\t/CN=x+y é"
+    lab_pki = build_pki(
+        PKISpec.with_defaults((CertSpec("server", "intermediate", subject=subject),))
+    )
+    text = export_index(CertificateDatabase.from_pki(lab_pki), "intermediate", now=EPOCH)
+    assert len(text.splitlines()) == 2
+    serial = lab_pki["server"].serial
+    (record,) = [r for r in import_index(text, "intermediate") if r.serial == serial]
+    assert record.subject == (
+        "/O=ocsp-lab/CN=a\\x09b\\x0AV\\x09991231235959Z\\x09\\x0901\\x09unknown"
+        "\\x09\\/CN=x\\+y \\xC3\\xA9"
+    )

@@ -8,6 +8,7 @@ import sys
 from pathlib import Path
 
 import pytest
+from cryptography.hazmat.primitives.serialization import Encoding, NoEncryption, PrivateFormat
 
 from pki import KeyType, PKISpec, SignatureHash, build_pki
 from pki.keys import derive_key
@@ -73,6 +74,49 @@ def test_damaged_cache_entry_is_derived_again(
     derive_key.cache_clear()
     again = derive_key(b"seed", "x", KeyType.RSA_2048)
     assert again.private_numbers() == good.private_numbers()
+
+
+def test_planted_cache_entry_is_detected_and_derived_again(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    # The cache is writable by anyone with the user's rights; an entry is only
+    # taken if it is sealed under the secret that derives it.
+    monkeypatch.setenv("OCSP_LAB_CACHE", str(tmp_path))
+    derive_key.cache_clear()
+    good = derive_key(b"secret-a", "root", KeyType.RSA_2048)
+    (entry,) = (tmp_path / "keys").iterdir()
+    sealed = entry.read_bytes()
+    other = derive_key(b"secret-b", "root", KeyType.RSA_2048)
+    assert len(list((tmp_path / "keys").iterdir())) == 2  # keyed by the secret
+    other_entry = next(p for p in (tmp_path / "keys").iterdir() if p != entry)
+    stranger = other.private_bytes(Encoding.DER, PrivateFormat.PKCS8, NoEncryption())
+    plants = [
+        other_entry.read_bytes(),  # a valid entry, sealed by another secret
+        sealed[:32] + stranger,  # the right seal over another key
+        stranger,  # a bare key, as the cache held before it was sealed
+    ]
+    for planted in plants:
+        entry.write_bytes(planted)
+        derive_key.cache_clear()
+        again = derive_key(b"secret-a", "root", KeyType.RSA_2048)
+        assert again.private_numbers() == good.private_numbers()
+        assert entry.read_bytes() == sealed  # replaced by the derived key
+
+
+def test_cache_hits_do_not_derive(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.setenv("OCSP_LAB_CACHE", str(tmp_path))
+    derive_key.cache_clear()
+    good = derive_key(b"secret-a", "x", KeyType.RSA_2048)
+    derive_key.cache_clear()
+    from Crypto.PublicKey import RSA
+
+    def no_generation(*args: object, **kwargs: object) -> None:
+        raise AssertionError("a cache hit derived the key again")
+
+    monkeypatch.setattr(RSA, "generate", no_generation)
+    assert derive_key(b"secret-a", "x", KeyType.RSA_2048).private_numbers() == (
+        good.private_numbers()
+    )
 
 
 def test_different_names_and_seeds_give_different_keys() -> None:

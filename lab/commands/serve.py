@@ -27,7 +27,7 @@ import urllib.parse
 from pathlib import Path
 from typing import Any
 
-from lab.commands.pki_build import parse_t0, scenario_pki_spec
+from lab.commands.pki_build import add_secret_option, parse_t0, product_pki
 from lab.errors import UsageError
 
 __all__ = ["register", "run"]
@@ -78,7 +78,7 @@ def _check_port_free(host: str, port: int) -> None:
 
 
 def run(args: argparse.Namespace) -> int:
-    from pki import CertificateDatabase, build_pki, calendar_t0, write_pki
+    from pki import write_pki
     from pki.database import atomic_write
     from pki.openssl_index import export_index, write_index
     from responder.admin_guard import check_admin_token
@@ -93,16 +93,16 @@ def run(args: argparse.Namespace) -> int:
         raise UsageError(f"--admin-token: {exc}") from None
     _check_port_free(args.host, args.port)
     now = dt.datetime.now(dt.UTC)
-    t0 = args.t0 or calendar_t0(now)
     host = args.host
     url_host = "127.0.0.1" if host in ("0.0.0.0", "::", "") else host
     base_url = args.base_url or f"http://{url_host}:{args.port}/"
     out = Path(args.out)
-    lab_pki = build_pki(scenario_pki_spec(args.scenario), base_url=base_url, t0=t0)
+    lab_pki, database, secret = product_pki(
+        args.scenario, out=out, secret_file=args.secret_file, base_url=base_url, t0=args.t0, now=now
+    )
     config = _responder_config(args.scenario)
-    database = CertificateDatabase.from_pki(lab_pki)
     try:
-        write_pki(lab_pki, database, out, now=now)
+        write_pki(lab_pki, database, out, now=now, secret=secret)
         _remove_interrupted_writes(out)
         if args.fresh:
             remove_state(out)
@@ -211,4 +211,5 @@ def register(commands: Any) -> None:
     serve.add_argument("--t0", type=parse_t0, help="start of the validity windows")
     serve.add_argument("--fresh", action="store_true", help="forget the state of the last run")
     serve.add_argument("--quiet", action="store_true", help="no log line per request")
+    add_secret_option(serve)
     serve.set_defaults(handler=run)
