@@ -63,7 +63,9 @@ class AsgiResponder:
         headers = _headers(scope)
         method = scope["method"]
         length = headers.get("content-length")
-        if length is not None and not (length.isdigit() and int(length) <= MAX_REQUEST_BYTES):
+        if length is not None and not (
+            length.isascii() and length.isdigit() and int(length) <= MAX_REQUEST_BYTES
+        ):
             await _too_large(send)  # before a byte of the body is read
             return
         body = await _body(receive)
