@@ -1,4 +1,4 @@
-"""Check a presented chain: URI, request, transport, then :func:`lab.validate.validate`.
+"""Check a presented chain: URI, request, transport, then :func:`lab.validator.validate`.
 
 DESIGN.md's revocation model, steps 1–3, on top of the pure validator: for the
 leaf always, and for each intermediate when ``check = "chain"`` and a URI is
@@ -33,7 +33,7 @@ from lab.fetch import FetchResult, fetch
 from lab.ocsp_request import build_request, new_nonce
 from lab.policy import Policy, Verdict, decide, decide_chain
 from lab.settings import CheckScope, ClientSettings, HttpMethod, UriSource
-from lab.validate import CheckContext, ValidationOptions, cert_validity, validate
+from lab.validator import CheckContext, ValidationOptions, cert_validity, validate
 
 __all__ = [
     "CertificateCheck",

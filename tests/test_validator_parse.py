@@ -9,7 +9,7 @@ from typing import Any
 
 import pytest
 
-from lab.validate import parse_response, parse_response_asn1, subject_public_key_bits
+from lab.validator import parse_response, parse_response_asn1, subject_public_key_bits
 from pki import PKI, KeyType, PKISpec, build_pki
 from pki.certid import issuer_key_hash
 from tests.ocsp_forge import NOW, Extension, Single, forge
