@@ -10,6 +10,7 @@ evidence once, at the end.
 from __future__ import annotations
 
 from collections.abc import Callable
+from typing import Any
 
 from lab.evidence import (
     CertStatus,
@@ -20,7 +21,6 @@ from lab.evidence import (
     NonceState,
     Step,
     StepOutcome,
-    new_evidence,
 )
 from lab.validator.content import (
     check_extensions,
@@ -50,7 +50,8 @@ def validate(der: bytes, ctx: CheckContext) -> Evidence:
     prep = ctx.prepared
     steps: list[Step] = []
     warnings: list[str] = []
-    values: dict[str, object] = {}
+    # Evidence's keyword arguments, gathered as the steps find them.
+    values: dict[str, Any] = {}
     try:
         _validate(der, ctx, prep, steps, warnings, values)
     except CheckFailure as failure:
@@ -67,7 +68,7 @@ def validate(der: bytes, ctx: CheckContext) -> Evidence:
     values["serial"] = prep.serial
     values["warnings"] = tuple(warnings)
     values["steps"] = tuple(steps)
-    return new_evidence(values)
+    return Evidence(**values)
 
 
 _FAILED_STEP = {
@@ -89,7 +90,7 @@ def _validate(
     prep: Prepared,
     steps: list[Step],
     warnings: list[str],
-    found: dict[str, object],
+    found: dict[str, Any],
 ) -> None:
     """Fill ``found`` with the evidence's fields; ``steps`` and ``warnings`` as it goes."""
 
