@@ -103,7 +103,7 @@ class CertFacts:
                 cert.public_key()
                 self._name = cert.subject  # a new Name at each read: keep this one
                 _ = cert.extensions, cert.issuer, cert.not_valid_after_utc
-            except (ValueError, UnsupportedAlgorithm):
+            except (ValueError, UnsupportedAlgorithm, x509.DuplicateExtension):
                 self._readable = False
             else:
                 self._readable = True
@@ -236,6 +236,13 @@ class FactsCache:
         facts = self._by_der.get(der)
         if facts is None:
             cert = x509.load_der_x509_certificate(der)
+            facts = self._remember(self._by_der, der, CertFacts(cert, der))
+        return facts
+
+    def read(self, cert: x509.Certificate, der: bytes) -> CertFacts:
+        """Facts of ``cert`` just read from ``der`` (its bytes as received)."""
+        facts = self._by_der.get(der)
+        if facts is None:
             facts = self._remember(self._by_der, der, CertFacts(cert, der))
         return facts
 

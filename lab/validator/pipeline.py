@@ -31,18 +31,10 @@ from lab.validator.content import (
     status_detail,
 )
 from lab.validator.context import CheckContext, Prepared
-from lab.validator.response import ParsedResponse, parse_response, read
+from lab.validator.response import ParsedResponse, parse_response, read, status_error
 from lab.validator.signer import find_signer
 
 __all__ = ["explain_unverified", "validate"]
-
-_STATUS_ERRORS = {
-    1: ErrorCode.MALFORMED_REQUEST,
-    2: ErrorCode.INTERNAL_ERROR,
-    3: ErrorCode.TRY_LATER,
-    5: ErrorCode.SIG_REQUIRED,
-    6: ErrorCode.UNAUTHORIZED,
-}
 
 
 def validate(der: bytes, ctx: CheckContext) -> Evidence:
@@ -101,7 +93,7 @@ def _validate(
     # Step 1 — responseStatus (RFC 6960 2.3). Error statuses are unsigned: never a status.
     parsed, embedded = read(der)
     if parsed.status_code != 0:
-        code = _STATUS_ERRORS.get(parsed.status_code)
+        code = status_error(parsed.status_code)
         if code is None:  # 4 is unused, > 6 undefined: malformed (mozilla, BoringSSL)
             raise CheckFailure(
                 ErrorCode.MALFORMED_RESPONSE, f"responseStatus {parsed.status_code} is undefined"
