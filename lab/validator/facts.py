@@ -15,13 +15,14 @@ from typing import TypeVar
 
 from asn1crypto import x509 as asn1_x509
 from cryptography import x509
-from cryptography.exceptions import InvalidSignature, UnsupportedAlgorithm
+from cryptography.exceptions import UnsupportedAlgorithm
 from cryptography.hazmat.primitives import serialization
 from cryptography.hazmat.primitives.asymmetric import ec, ed448, ed25519, rsa
 from cryptography.hazmat.primitives.asymmetric.types import CertificatePublicKeyTypes
 from cryptography.x509.oid import ExtendedKeyUsageOID
 
 from lab.evidence import CertValidity
+from lab.validator.certsig import CertSignature, issued_by
 from pki.certid import CERTID_HASHES, issuer_key_hash
 
 __all__ = [
@@ -90,7 +91,7 @@ class CertFacts:
         self._subject_der: bytes | None = None
         self._asn1_subject: asn1_x509.Name | None = None
         self._certid: dict[str, tuple[bytes, bytes]] = {}
-        self._issued_by: dict[bytes, bool] = {}
+        self._issued_by: dict[bytes, CertSignature] = {}
         self._ocsp_signing: bool | None = None
         self._nocheck: bool | None = None
         self._times: tuple[dt.datetime, dt.datetime] | None = None
@@ -196,18 +197,12 @@ class CertFacts:
     def valid_at(self, now: dt.datetime) -> bool:
         return self.validity(now) is CertValidity.VALID
 
-    def issued_directly_by(self, ca: CertFacts) -> bool:
+    def issued_by(self, ca: CertFacts) -> CertSignature:
         """RFC 6960 4.2.2.2: issuer name matches and the CA's key verifies the signature."""
-        verified = self._issued_by.get(ca.der)
-        if verified is None:
-            try:
-                self.cert.verify_directly_issued_by(ca.cert)
-            except (ValueError, TypeError, InvalidSignature, UnsupportedAlgorithm):
-                verified = False
-            else:
-                verified = True
-            self._issued_by[ca.der] = verified
-        return verified
+        signature = self._issued_by.get(ca.der)
+        if signature is None:
+            signature = self._issued_by[ca.der] = issued_by(self.cert, ca.cert)
+        return signature
 
 
 _K = TypeVar("_K")

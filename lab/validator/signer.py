@@ -22,6 +22,7 @@ from cryptography.hazmat.primitives.asymmetric import ec, ed448, ed25519, paddin
 
 from lab.evidence import CheckFailure, ErrorCode, TrustedBy
 from lab.settings import Delegation
+from lab.validator.certsig import SHA1_WARNING
 from lab.validator.context import CheckContext, Prepared
 from lab.validator.facts import CertFacts
 from lab.validator.response import ParsedResponse
@@ -118,15 +119,18 @@ def _dtm_reason(
         return None, False, ()
     # Case 3: a CA Designated Responder, issued directly by that CA (same key).
     for ca in prep.delegators:
-        if not signer.issued_directly_by(ca):  # issuer name and the CA's signature
+        signature = signer.issued_by(ca)  # issuer name and the CA's signature, any algorithm
+        if not signature.verified:
             continue
         if not signer.ocsp_signing():
             return f"{signer.subject()} has no id-kp-OCSPSigning EKU", True, ()
         if not signer.valid_at(ctx.now):
             return f"{signer.subject()} is outside its validity period", True, ()
         warnings: tuple[str, ...] = ()
+        if signature.sha1:
+            warnings += (f"delegated responder {signer.subject()}'s certificate is {SHA1_WARNING}",)
         if not signer.nocheck():
-            warnings = (
+            warnings += (
                 f"delegated responder {signer.subject()} has no id-pkix-ocsp-nocheck "
                 "(RFC 6960 4.2.2.2.1); its own revocation is not checked",
             )
