@@ -10,11 +10,9 @@ from typing import Any
 import pytest
 from asn1crypto import core as asn1_core
 from asn1crypto import crl as asn1_crl
-from asn1crypto import ocsp as asn1_ocsp
 from cryptography import x509
 from cryptography.exceptions import UnsupportedAlgorithm
 from cryptography.hazmat.primitives import hashes
-from cryptography.hazmat.primitives.asymmetric import ec
 from cryptography.x509.oid import NameOID
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
@@ -222,42 +220,6 @@ def test_responder_names_print_one_way_whichever_reader_ran(default_pki: PKI) ->
         responder_id="name",
     )
     assert parse_response(several).responder_id_text == expected
-
-
-def _with_version(der: bytes, version: int, key: ec.EllipticCurvePrivateKey) -> bytes:
-    """``der`` with ResponseData.version set (RFC 6960 4.2.1), signed again (ECDSA-SHA256)."""
-    response = asn1_ocsp.OCSPResponse.load(der)
-    basic = response["response_bytes"]["response"].parsed
-    tbs = asn1_ocsp.ResponseData.load(basic["tbs_response_data"].dump())
-    tbs["version"] = version
-    tbs_der = tbs.dump(force=True)
-    rebuilt = asn1_ocsp.BasicOCSPResponse(
-        {
-            "tbs_response_data": asn1_ocsp.ResponseData.load(tbs_der),
-            "signature_algorithm": {"algorithm": "sha256_ecdsa"},
-            "signature": key.sign(tbs_der, ec.ECDSA(hashes.SHA256())),
-            "certs": basic["certs"],
-        }
-    )
-    out: bytes = asn1_ocsp.OCSPResponse(
-        {
-            "response_status": "successful",
-            "response_bytes": {"response_type": "basic_ocsp_response", "response": rebuilt},
-        }
-    ).dump()
-    return out
-
-
-def test_the_response_version_is_kept(default_pki: PKI) -> None:
-    responder = default_pki["responder"]
-    der = forge(signer=responder, singles=[_single(default_pki)])
-    key = responder.private_key
-    assert isinstance(key, ec.EllipticCurvePrivateKey)
-    assert parse_response(der).version == 0
-    v2 = _with_version(der, 1, key)
-    assert parse_response(v2).version == 1
-    v1 = parse_response(_with_version(der, 0, key))
-    assert replace(v1, signature=b"") == replace(parse_response(der), signature=b"")
 
 
 _REASON = Extension("2.5.29.21", asn1_crl.CRLReason("key_compromise").dump())

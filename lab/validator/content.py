@@ -104,6 +104,8 @@ def select(
             text += " (no issuer or request given: issuer hashes not checked)"
         if ctx.cert is None and ctx.requested is None:
             text += " (no certificate or request given: serial not checked)"
+        if single.extensions:  # RFC 6960 4.4: shown whatever they are; critical ones judged above
+            text += "; singleExtensions: " + "; ".join(str(e) for e in single.extensions)
         return text
 
     warnings = []
@@ -156,7 +158,11 @@ def check_nonce(parsed: ParsedResponse, ctx: CheckContext) -> tuple[NonceState, 
             "nonce sent but not echoed (a pre-produced answer?)",
         )
     if parsed.nonce != ctx.nonce:
-        raise CheckFailure(ErrorCode.NONCE_MISMATCH, "the response echoes another nonce")
+        raise CheckFailure(
+            ErrorCode.NONCE_MISMATCH,
+            f"the response echoes another nonce (sent {ctx.nonce.hex().upper()}, "
+            f"received {parsed.nonce.hex().upper()})",
+        )
     return (
         NonceState.ECHOED,
         StepOutcome.PASS,

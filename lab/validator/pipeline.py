@@ -102,6 +102,13 @@ def _validate(
     found["responder_id"] = parsed.responder_id_text
     found["produced_at"] = parsed.produced_at
     steps.append(Step.deferred("response", _PASS, lambda: _response_detail(parsed)))
+    if parsed.version != 0:
+        # RFC 6960 4.2.1 defines v1 (0) only; a later version is read as v1, and said.
+        warn(
+            "response",
+            f"ResponseData version v{parsed.version + 1} ({parsed.version}): "
+            "RFC 6960 4.2.1 defines only v1 (0); read as v1",
+        )
     if parsed.unreadable_certs:
         warn("response", f"{parsed.unreadable_certs} embedded certificate(s) unreadable, ignored")
 
