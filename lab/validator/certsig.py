@@ -69,6 +69,7 @@ class CertSignature:
     algorithm: str = ""
     hash: str | None = None
     why: str = ""  # why it did not verify
+    issuer_name_matches: bool = True  # False: not even a candidate (RFC 5280 6.1.3 (a)(4))
 
     @property
     def sha1(self) -> bool:
@@ -79,7 +80,7 @@ class CertSignature:
 def issued_by(cert: x509.Certificate, issuer: x509.Certificate) -> CertSignature:
     """RFC 5280 6.1.3 (a)(1)–(4) for one link: issuer name matches, issuer's key verifies."""
     if cert.issuer != issuer.subject:
-        return CertSignature(False, why="its issuer name is not the candidate's subject")
+        return CertSignature(False, why="another issuer name", issuer_name_matches=False)
     try:
         hash_ = cert.signature_hash_algorithm
         params = cert.signature_algorithm_parameters

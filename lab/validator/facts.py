@@ -208,23 +208,35 @@ class CertFacts:
 _K = TypeVar("_K")
 
 
+_V = TypeVar("_V")
+
+
 class FactsCache:
     """Facts by certificate bytes (embedded certificates) and by certificate object.
 
-    Bounded, oldest first out. Safe under threads: a race computes twice.
+    Also the byName ResponderIDs read for RFC 5280 7.1 comparison. Bounded,
+    oldest first out. Safe under threads: a race computes twice.
     """
 
     def __init__(self, size: int = 4096) -> None:
         self._size = size
         self._by_der: dict[bytes, CertFacts] = {}
         self._by_cert: dict[x509.Certificate, CertFacts] = {}
+        self._names: dict[bytes, asn1_x509.Name] = {}
 
-    def _remember(self, memo: dict[_K, CertFacts], key: _K, facts: CertFacts) -> CertFacts:
+    def _remember(self, memo: dict[_K, _V], key: _K, value: _V) -> _V:
         if len(memo) >= self._size:
             with contextlib.suppress(StopIteration, KeyError, RuntimeError):
                 del memo[next(iter(memo))]
-        memo[key] = facts
-        return facts
+        memo[key] = value
+        return value
+
+    def asn1_name(self, der: bytes) -> asn1_x509.Name:
+        """The Name ``der`` as asn1crypto reads it (it compares names as RFC 5280 7.1 does)."""
+        name = self._names.get(der)
+        if name is None:
+            name = self._remember(self._names, der, asn1_x509.Name.load(der))
+        return name
 
     def from_der(self, der: bytes) -> CertFacts:
         """Facts of the certificate ``der``; ValueError if cryptography cannot read it."""
@@ -253,6 +265,7 @@ class FactsCache:
     def clear(self) -> None:
         self._by_der.clear()
         self._by_cert.clear()
+        self._names.clear()
 
 
 #: The validator's one facts memo.

@@ -11,11 +11,9 @@ store. Only signer and signature failures fall back to TRP.
 
 from __future__ import annotations
 
-import functools
 from collections.abc import Iterable
 from typing import NamedTuple
 
-from asn1crypto import x509 as asn1_x509
 from cryptography.exceptions import InvalidSignature, UnsupportedAlgorithm
 from cryptography.hazmat.primitives import hashes
 from cryptography.hazmat.primitives.asymmetric import ec, ed448, ed25519, padding, rsa
@@ -24,7 +22,7 @@ from lab.evidence import CheckFailure, ErrorCode, TrustedBy
 from lab.settings import Delegation
 from lab.validator.certsig import SHA1_WARNING
 from lab.validator.context import CheckContext, Prepared
-from lab.validator.facts import CertFacts
+from lab.validator.facts import FACTS, CertFacts
 from lab.validator.response import ParsedResponse
 
 __all__ = ["Accepted", "find_signer"]
@@ -71,11 +69,6 @@ def _signature_verifies(parsed: ParsedResponse, signer: CertFacts) -> bool:
     return True
 
 
-@functools.lru_cache(maxsize=256)
-def _asn1_name(der: bytes) -> asn1_x509.Name:
-    return asn1_x509.Name.load(der)
-
-
 def _responder_id_matches(parsed: ParsedResponse, cert: CertFacts) -> bool:
     """RFC 6960 4.2.2.3: byKey is SHA-1 of the subjectPublicKey BIT STRING value.
 
@@ -86,7 +79,7 @@ def _responder_id_matches(parsed: ParsedResponse, cert: CertFacts) -> bool:
         return cert.key_sha1() == parsed.responder_id
     if cert.subject_der() == parsed.responder_id:
         return True
-    return bool(cert.asn1_subject() == _asn1_name(parsed.responder_id))
+    return bool(cert.asn1_subject() == FACTS.asn1_name(parsed.responder_id))
 
 
 class Accepted(NamedTuple):
@@ -118,9 +111,12 @@ def _dtm_reason(
     if signer.spki() == issuer.spki() and signer.same_subject(issuer):
         return None, False, ()
     # Case 3: a CA Designated Responder, issued directly by that CA (same key).
+    refused: list[str] = []  # why a CA of the right name did not verify the signature
     for ca in prep.delegators:
         signature = signer.issued_by(ca)  # issuer name and the CA's signature, any algorithm
         if not signature.verified:
+            if signature.issuer_name_matches:
+                refused.append(f"{ca.subject()}: {signature.why}")
             continue
         if not signer.ocsp_signing():
             return f"{signer.subject()} has no id-kp-OCSPSigning EKU", True, ()
@@ -136,7 +132,8 @@ def _dtm_reason(
             )
         return None, True, warnings
     scope = "a CA of the path" if ctx.options.delegation is Delegation.ANY_CA else "the issuing CA"
-    return f"{signer.subject()} is neither the issuing CA nor issued directly by {scope}", True, ()
+    why = f"{signer.subject()} is neither the issuing CA nor issued directly by {scope}"
+    return why + (f" ({'; '.join(refused)})" if refused else ""), True, ()
 
 
 def _trp_reason(signer: CertFacts, prep: Prepared, ctx: CheckContext) -> str | None:
