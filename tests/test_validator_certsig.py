@@ -10,7 +10,10 @@ algorithm; the responder always signs its answers with its own P-256 key.
 from __future__ import annotations
 
 import datetime as dt
+import re
+import subprocess
 from dataclasses import dataclass, replace
+from pathlib import Path
 from typing import Any
 
 import pytest
@@ -281,3 +284,45 @@ def test_check_chain_finds_a_sha1_issuer(default_pki: PKI, rsa_key: rsa.RSAPriva
     assert asked[0] == leaf.serial_number
     assert result.leaf.evidence.status is CertStatus.GOOD, result.leaf.evidence.message
     assert result.leaf.evidence.trusted_by is TrustedBy.DTM  # the issuing CA itself signed
+
+
+# ---- openssl is the oracle -------------------------------------------------------------
+
+
+def _openssl_verify(directory: Path, ca: x509.Certificate, cert: x509.Certificate) -> str:
+    """What ``openssl verify`` prints of ``cert`` under ``ca`` (``-auth_level 0`` allows SHA-1)."""
+    (directory / "ca.pem").write_bytes(ca.public_bytes(serialization.Encoding.PEM))
+    (directory / "cert.pem").write_bytes(cert.public_bytes(serialization.Encoding.PEM))
+    at = str(int(NOW.timestamp()))  # the certificates' validity is around the tests' NOW
+    done = subprocess.run(
+        ["openssl", "verify", "-auth_level", "0", "-attime", at, "-CAfile", "ca.pem", "cert.pem"],
+        cwd=directory,
+        capture_output=True,
+        text=True,
+        timeout=20,
+        check=False,
+    )
+    return done.stdout + done.stderr
+
+
+def _corrupted(cert: x509.Certificate) -> x509.Certificate:
+    """``cert`` with one bit of its signature flipped (the DER is otherwise the same)."""
+    der = bytearray(cert.public_bytes(serialization.Encoding.DER))
+    der[-1] ^= 0x01  # the signature BIT STRING ends the Certificate (RFC 5280 4.1)
+    return x509.load_der_x509_certificate(bytes(der))
+
+
+@pytest.mark.interop
+@pytest.mark.parametrize("case", _CASES)
+def test_issued_by_agrees_with_openssl_verify(
+    default_pki: PKI, algorithms: dict[str, Algorithm], case: str, tmp_path: Path
+) -> None:
+    h = _hierarchy(default_pki, case, algorithms[case])
+    for cert in (h.responder.certificate, h.leaf):
+        printed = _openssl_verify(tmp_path, h.ca, cert)
+        assert re.search(r"^cert\.pem: OK$", printed, re.M), printed
+        assert issued_by(cert, h.ca).verified
+        broken = _corrupted(cert)
+        printed = _openssl_verify(tmp_path, h.ca, broken)
+        assert "certificate signature failure" in printed, printed
+        assert not issued_by(broken, h.ca).verified
