@@ -435,7 +435,8 @@ def _name_text(name: asn1_x509.Name) -> str:
                 # limit (a 3-letter country): the name is still printed, not judged here.
                 warnings.simplefilter("ignore")
                 attributes.append(x509.NameAttribute(oid, value, kind, _validate=False))
-        rdns.append(x509.RelativeDistinguishedName(attributes))
+        if attributes:  # an empty RDN (SIZE (1..MAX) broken) prints as nothing, like OpenSSL
+            rdns.append(x509.RelativeDistinguishedName(attributes))
     return x509.Name(rdns).rfc4514_string()
 
 
