@@ -1,8 +1,8 @@
 """Validator checks per second, in-process, one core, against a floor measured in the same run.
 
-A check is :func:`lab.validate.validate` on a response signed by the
+A check is :func:`lab.validator.validate` on a response signed by the
 delegated responder (its certificate embedded, a fresh nonce echoed, a fresh
-:class:`~lab.validate.CheckContext` as :mod:`lab.chain_check` makes one per
+:class:`~lab.validator.CheckContext` as :mod:`lab.chain_check` makes one per
 check): parse, find and authorise the signer (DTM), verify, match the CertID,
 check times and nonce, and :func:`lab.policy.decide`. The floor is what
 cryptography alone needs for the same bytes: ``load_der_ocsp_response`` +
@@ -45,7 +45,7 @@ from bench.report import Figure
 from lab.evidence import CertStatus, TrustedBy
 from lab.ocsp_request import RequestedCertID
 from lab.policy import Policy, decide
-from lab.validate import CheckContext, clear_memos, validate
+from lab.validator import CheckContext, clear_memos, validate
 from pki import PKI, IssuedCert, KeyType, PKISpec, build_pki
 from tests.ocsp_forge import NOW, Single, forge
 

@@ -1,4 +1,4 @@
-"""Check a presented chain: URI, request, transport, then :func:`lab.validate.validate`.
+"""Check a presented chain: URI, request, transport, then :func:`lab.validator.validate`.
 
 DESIGN.md's revocation model, steps 1–3, on top of the pure validator: for the
 leaf always, and for each intermediate when ``check = "chain"`` and a URI is
@@ -33,7 +33,8 @@ from lab.fetch import FetchResult, fetch
 from lab.ocsp_request import build_request, new_nonce
 from lab.policy import Policy, Verdict, decide, decide_chain
 from lab.settings import CheckScope, ClientSettings, HttpMethod, UriSource
-from lab.validate import CheckContext, ValidationOptions, cert_validity, validate
+from lab.validator import CheckContext, ValidationOptions, cert_validity, validate
+from lab.validator.certsig import issued_by
 
 __all__ = [
     "CertificateCheck",
@@ -258,19 +259,12 @@ def _evidence(
 def _find_issuer(
     cert: x509.Certificate, candidates: Sequence[x509.Certificate]
 ) -> x509.Certificate | None:
-    for candidate in candidates:
-        if candidate.subject != cert.issuer:
-            continue
-        try:
-            cert.verify_directly_issued_by(candidate)
-        except Exception:
-            continue
-        return candidate
-    return None
+    """The first candidate whose name and key issued ``cert`` (any algorithm, SHA-1 too)."""
+    return next((c for c in candidates if issued_by(cert, c).verified), None)
 
 
 def _self_signed(cert: x509.Certificate) -> bool:
-    return cert.subject == cert.issuer and _find_issuer(cert, [cert]) is not None
+    return cert.subject == cert.issuer and issued_by(cert, cert).verified
 
 
 def check_chain(

@@ -14,7 +14,7 @@ from __future__ import annotations
 
 import datetime as dt
 from collections.abc import Callable
-from dataclasses import MISSING, dataclass, field, fields, replace
+from dataclasses import dataclass, field, replace
 from enum import StrEnum
 from typing import Any
 
@@ -29,7 +29,6 @@ __all__ = [
     "StepOutcome",
     "TrustedBy",
     "error_evidence",
-    "new_evidence",
 ]
 
 
@@ -228,26 +227,6 @@ class Evidence:
             "warnings": list(self.warnings),
             "steps": [s.to_json() for s in self.steps],
         }
-
-
-#: Every field's default, for :func:`new_evidence`.
-_EVIDENCE_DEFAULTS: dict[str, Any] = {
-    f.name: f.default for f in fields(Evidence) if f.default is not MISSING
-}
-
-
-def new_evidence(values: dict[str, Any]) -> Evidence:
-    """``Evidence(**values)`` for the validator's hot path.
-
-    The frozen dataclass's ``__init__`` sets its 21 fields one
-    ``object.__setattr__`` at a time; this writes them at once. ``values``
-    must name ``status`` and only fields of :class:`Evidence`.
-    """
-    evidence = object.__new__(Evidence)
-    state = evidence.__dict__
-    state.update(_EVIDENCE_DEFAULTS)
-    state.update(values)
-    return evidence
 
 
 def error_evidence(code: ErrorCode, message: str, **fields: Any) -> Evidence:

@@ -37,7 +37,7 @@ from lab.policy import decide, decide_chain
 from lab.scenario import ConnectionOutcome, Hold, Release, Revoke, Scenario, SetFaults
 from lab.timeline import CachedAnswers, TimelineEvent, run_timeline
 from lab.timespec import format_offset
-from lab.validate import cert_validity
+from lab.validator import cert_validity
 from pki import EPOCH, PKI, CertificateDatabase, build_pki
 from responder.app import LabResponder, create_app, lab_responder
 from responder.clock import FixedClock

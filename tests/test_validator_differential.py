@@ -19,7 +19,7 @@ from typing import Any
 import pytest
 
 from lab.evidence import ErrorCode
-from lab.validate import CheckContext, validate
+from lab.validator import CheckContext, validate
 from pki import (
     PKI,
     CertificateDatabase,

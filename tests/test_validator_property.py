@@ -15,7 +15,7 @@ from hypothesis import strategies as st
 
 from lab.evidence import CertStatus, CheckFailure, TrustedBy
 from lab.ocsp_request import RequestedCertID
-from lab.validate import CheckContext, parse_response, validate
+from lab.validator import CheckContext, parse_response, validate
 from pki import PKI
 from tests.ocsp_forge import NOW, Single, forge
 

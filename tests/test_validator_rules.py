@@ -16,7 +16,7 @@ from cryptography import x509
 from lab.evidence import CertStatus, CertValidity, ErrorCode, NonceState, TrustedBy
 from lab.ocsp_request import RequestedCertID
 from lab.settings import Delegation
-from lab.validate import CheckContext, ValidationOptions, validate
+from lab.validator import CheckContext, ValidationOptions, validate
 from pki import PKI, CertSpec, KeyType, PKISpec, Profile, build_pki
 from tests.ocsp_forge import NOW, Extension, Single, forge, unsuccessful
 

@@ -21,7 +21,7 @@ from lab.evidence import Evidence
 from lab.policy import Policy
 from lab.settings import CheckScope, HttpMethod, UriSource
 from lab.timespec import TimeSpecError, parse_duration
-from lab.validate import ValidationOptions
+from lab.validator import ValidationOptions
 
 __all__ = ["format_evidence", "register", "run"]
 

@@ -21,7 +21,7 @@ from lab.commands.check import format_evidence
 from lab.errors import UsageError
 from lab.evidence import CheckFailure, ErrorCode
 from lab.ocsp_request import OCSPRequest
-from lab.validate import (
+from lab.validator import (
     CheckContext,
     ParsedResponse,
     ValidationOptions,
