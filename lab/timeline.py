@@ -105,7 +105,7 @@ class Connection:
     def remember(self, record: CertificateCheckRecord) -> None:
         """Keep the trustworthy answers of ``record`` for a later stand-in."""
         self.last = record
-        if record.result is None or record.stand_in:
+        if record.stand_in:
             return
         for check in record.result.checks:
             evidence = check.evidence
