@@ -209,11 +209,6 @@ class ChainResult:
         """The leaf's check (``IndexError`` when nothing was asked)."""
         return self.checks[0]
 
-    @property
-    def outside_validity(self) -> tuple[PresentedCertificate, ...]:
-        """The presented certificates outside their validity period at ``now``."""
-        return tuple(c for c in self.presented if c.validity is not CertValidity.VALID)
-
     def to_json(self) -> dict[str, object]:
         return {
             "verdict": self.verdict.to_json(),

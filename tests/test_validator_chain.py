@@ -291,7 +291,8 @@ def test_check_chain_refuses_an_unchecked_intermediate_outside_its_validity(
     intermediate = result.presented[1]
     assert (intermediate.subject, intermediate.validity) == (INTERMEDIATE, validity)
     assert intermediate.not_checked is not None and not_checked in intermediate.not_checked
-    assert [c.subject for c in result.outside_validity] == [INTERMEDIATE]
+    outside = [c.subject for c in result.presented if c.validity is not CertValidity.VALID]
+    assert outside == [INTERMEDIATE]
     verdict = result.verdict
     assert (verdict.decision, verdict.row, verdict.subject) == (
         Decision.REFUSED,
