@@ -8,10 +8,11 @@ from __future__ import annotations
 
 import datetime as dt
 from dataclasses import dataclass, field, replace
+from pathlib import Path
 
 import pytest
 from cryptography import x509
-from cryptography.hazmat.primitives import hashes
+from cryptography.hazmat.primitives import hashes, serialization
 from cryptography.x509.oid import AuthorityInformationAccessOID
 
 from lab.chain_check import (
@@ -22,6 +23,7 @@ from lab.chain_check import (
     ocsp_urls,
     unchecked_chain,
 )
+from lab.cli import main
 from lab.evidence import CertStatus, CertValidity, ErrorCode, TrustedBy
 from lab.fetch import FetchResult
 from lab.ocsp_request import OCSPRequest
@@ -375,3 +377,55 @@ def test_options_from_settings() -> None:
 def test_client_clock_applies_offset() -> None:
     settings = ClientSettings(clock_offset=dt.timedelta(minutes=-10))
     assert client_clock(NOW, settings) == NOW - dt.timedelta(minutes=10)
+
+
+def test_check_cli_refuses_a_presented_intermediate_outside_its_validity(
+    tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    """``check --chain`` decides like the runner: the expired, unasked intermediate refuses."""
+    t0 = dt.datetime.now(dt.UTC) - dt.timedelta(days=100)
+    spec = PKISpec.with_defaults(
+        (
+            CertSpec(
+                "intermediate",
+                issuer="root",
+                profile=Profile.CA,
+                valid_from=dt.timedelta(days=-30),
+                valid_to=dt.timedelta(days=30),  # expired 70 days ago
+                ocsp_url="none",
+            ),
+            CertSpec(
+                "server",
+                issuer="intermediate",
+                valid_from=dt.timedelta(days=-1),
+                valid_to=dt.timedelta(days=400),
+            ),
+        )
+    )
+    pki = build_pki(spec, base_url="http://127.0.0.1:1/", t0=t0)  # nothing listens: soft fail
+    for name in ("server", "intermediate", "root"):
+        pem = pki[name].certificate.public_bytes(serialization.Encoding.PEM)
+        (tmp_path / f"{name}.pem").write_bytes(pem)
+    code = main(
+        [
+            "check",
+            str(tmp_path / "server.pem"),
+            "--issuer",
+            str(tmp_path / "intermediate.pem"),
+            "--chain",
+            str(tmp_path / "root.pem"),
+            "--cc",
+            "off",
+            "--timeout",
+            "1s",
+        ]
+    )
+    out = capsys.readouterr().out
+    assert code == 1
+    assert "error       unreachable" in out  # the leaf: no answer, soft fail allows it
+    assert (
+        f"presented {INTERMEDIATE} (serial {pki['intermediate'].serial:X}): not asked "
+        "(no OCSP URI (certificate AIA: none)); validity expired"
+    ) in out
+    assert "verdict refused (row 'certificate expired / not yet valid'" in out
+    assert out.rstrip().endswith(f"[{INTERMEDIATE}]")
