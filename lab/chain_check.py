@@ -5,9 +5,15 @@ leaf always, and for each intermediate when ``check = "chain"`` and a URI is
 available, one OCSP check. The URI comes from the certificate's AIA OCSP URLs
 (in order) or from the configured URI — never one after the other. Each URL
 gets exactly one request: a transport failure moves on to the certificate's
-next AIA URL and is shown as a step, never retried silently. Then
-:mod:`lab.policy` decides; a chain is allowed only if every checked
-certificate is.
+next AIA URL and is shown as a step, never retried silently.
+
+Every presented certificate, checked or not, is evidence too: its validity
+period at ``now`` (:class:`PresentedCertificate`). Then :mod:`lab.policy`
+decides, once, for the whole chain (:meth:`ChainResult.decide`): a checked
+certificate by its OCSP evidence, any other by its validity period alone; the
+chain is allowed only if every presented certificate is. A check that asks
+nothing at all (Enable OCSP off, a self-signed upload) builds the same result
+with :func:`unchecked_chain`.
 
 I/O is injected (``fetcher``) and so is time (``now``: the client's clock,
 scenario time plus ``clock_offset``).
@@ -23,6 +29,7 @@ from cryptography import x509
 from cryptography.x509.oid import AuthorityInformationAccessOID
 
 from lab.evidence import (
+    CertValidity,
     ErrorCode,
     Evidence,
     Step,
@@ -31,7 +38,7 @@ from lab.evidence import (
 )
 from lab.fetch import FetchResult, fetch
 from lab.ocsp_request import build_request, new_nonce
-from lab.policy import Policy, Verdict, decide, decide_chain
+from lab.policy import Policy, Verdict, decide, decide_chain, decide_unchecked
 from lab.settings import CheckScope, ClientSettings, HttpMethod, UriSource
 from lab.validator import CheckContext, ValidationOptions, cert_validity, validate
 from lab.validator.certsig import issued_by
@@ -41,10 +48,13 @@ __all__ = [
     "ChainResult",
     "CheckOptions",
     "Fetcher",
+    "PresentedCertificate",
     "check_certificate",
     "check_chain",
     "client_clock",
     "ocsp_urls",
+    "presented_certificate",
+    "unchecked_chain",
 ]
 
 #: ``fetcher(url, request_der, method, timeout_seconds)`` — :func:`lab.fetch.fetch` by default.
@@ -79,7 +89,7 @@ class CheckOptions:
         if configured == "lab":
             configured = lab_url or configured
         return cls(
-            policy=Policy(common_criteria=common_criteria, soft_fail=settings.soft_fail),
+            policy=settings.policy(common_criteria),
             uri=settings.uri,
             configured_uri=configured,
             check=settings.check,
@@ -113,21 +123,108 @@ class CertificateCheck:
 
 
 @dataclass(frozen=True)
-class ChainResult:
-    """Every checked certificate, leaf first, and the chain's verdict."""
+class PresentedCertificate:
+    """One certificate of the presented chain and its validity period at the check's ``now``.
 
+    Evidence for every presented certificate, whether OCSP asked about it or
+    not (RFC 5280 6.1.3 (a)(2): every certificate of the path must be within
+    its validity period). ``not_checked`` says why nothing was asked about it;
+    ``None`` when it was checked.
+    """
+
+    subject: str
+    serial: int
+    not_before: dt.datetime
+    not_after: dt.datetime
+    validity: CertValidity
+    not_checked: str | None = None
+
+    @property
+    def checked(self) -> bool:
+        return self.not_checked is None
+
+    def to_json(self) -> dict[str, object]:
+        return {
+            "subject": self.subject,
+            "serial": format(self.serial, "X"),
+            "not_before": self.not_before.isoformat().replace("+00:00", "Z"),
+            "not_after": self.not_after.isoformat().replace("+00:00", "Z"),
+            "cert_validity": self.validity.value,
+            "checked": self.checked,
+            "not_checked": self.not_checked,
+        }
+
+
+def presented_certificate(
+    cert: x509.Certificate, now: dt.datetime, not_checked: str | None = None
+) -> PresentedCertificate:
+    """``cert`` as presented, with its validity period at ``now``."""
+    return PresentedCertificate(
+        subject=cert.subject.rfc4514_string(),
+        serial=cert.serial_number,
+        not_before=cert.not_valid_before_utc,
+        not_after=cert.not_valid_after_utc,
+        validity=cert_validity(cert, now),
+        not_checked=not_checked,
+    )
+
+
+@dataclass(frozen=True)
+class ChainResult:
+    """Every presented certificate, the checked ones' evidence (leaf first), the chain's verdict.
+
+    ``checks`` holds one :class:`CertificateCheck` per checked certificate of
+    ``presented``, in the same order; it is empty when nothing was asked.
+    """
+
+    presented: tuple[PresentedCertificate, ...]
     checks: tuple[CertificateCheck, ...]
     verdict: Verdict
 
+    @classmethod
+    def decide(
+        cls,
+        presented: Sequence[PresentedCertificate],
+        checks: Sequence[CertificateCheck],
+        policy: Policy,
+    ) -> ChainResult:
+        """The chain's verdict, decided once by the policy from every presented certificate."""
+        pending = iter(checks)
+        verdicts: list[Verdict] = []
+        for cert in presented:
+            if cert.not_checked is None:
+                check = next(pending, None)
+                if check is None:
+                    raise ValueError(f"no check given for the checked certificate {cert.subject}")
+                verdicts.append(check.verdict)
+            else:
+                verdicts.append(
+                    decide_unchecked(cert.subject, cert.validity, policy, cert.not_checked)
+                )
+        if next(pending, None) is not None:
+            raise ValueError("more checks given than presented certificates were checked")
+        return cls(tuple(presented), tuple(checks), decide_chain(verdicts))
+
     @property
     def leaf(self) -> CertificateCheck:
+        """The leaf's check (``IndexError`` when nothing was asked)."""
         return self.checks[0]
 
     def to_json(self) -> dict[str, object]:
         return {
             "verdict": self.verdict.to_json(),
+            "presented": [c.to_json() for c in self.presented],
             "checks": [c.to_json() for c in self.checks],
         }
+
+
+def unchecked_chain(
+    presented: Sequence[x509.Certificate], *, policy: Policy, now: dt.datetime, because: str
+) -> ChainResult:
+    """A chain nothing is asked about (``because``): the policy decides on validity periods."""
+    return ChainResult.decide(
+        [presented_certificate(c, now, because) for c in presented], (), policy
+    )
 
 
 def ocsp_urls(cert: x509.Certificate) -> list[str]:
@@ -281,16 +378,25 @@ def check_chain(
     The leaf is always checked; an intermediate only when ``check = "chain"``
     and it has a URI to ask. Each certificate's issuer is found among the
     presented certificates and the trust store (``issuer`` names the leaf's
-    explicitly). ``ValueError`` if the leaf's issuer cannot be found.
+    explicitly). Every presented certificate's validity period is evidence,
+    checked or not. ``ValueError`` if the leaf's issuer cannot be found.
     """
     if not presented:
         raise ValueError("presented must hold at least the leaf certificate")
     pool = [*presented[1:], *([issuer] if issuer else []), *trust]
     path = tuple(c for c in pool if _is_ca(c))
+    certs: list[PresentedCertificate] = []
     checks: list[CertificateCheck] = []
+    stopped: str | None = None  # why the certificates from here on are not asked about
     for index, cert in enumerate(presented):
-        if index and (options.check is CheckScope.LEAF or _self_signed(cert)):
-            break
+        if stopped is None and index:
+            if options.check is CheckScope.LEAF:
+                stopped = 'check = "leaf"'
+            elif _self_signed(cert):
+                stopped = "self-signed: a trust anchor has no issuer to ask"
+        if stopped is not None:
+            certs.append(presented_certificate(cert, now, stopped))
+            continue
         cert_issuer = issuer if index == 0 and issuer is not None else _find_issuer(cert, pool)
         if cert_issuer is None:
             if index == 0:
@@ -298,9 +404,15 @@ def check_chain(
                     f"the issuer of {cert.subject.rfc4514_string()} is neither presented "
                     "nor in the trust store"
                 )
-            break
-        if index and not _urls(cert, options)[0]:
-            continue  # an intermediate without a URI to ask is not checked (DESIGN.md)
+            stopped = "its issuer is neither presented nor in the trust store"
+            certs.append(presented_certificate(cert, now, stopped))
+            continue
+        urls, source = _urls(cert, options)
+        if index and not urls:
+            # An intermediate without a URI to ask is not checked (DESIGN.md).
+            certs.append(presented_certificate(cert, now, f"no OCSP URI ({source}: none)"))
+            continue
+        certs.append(presented_certificate(cert, now))
         checks.append(
             check_certificate(
                 cert,
@@ -312,8 +424,7 @@ def check_chain(
                 fetcher=fetcher,
             )
         )
-    verdict = decide_chain([c.verdict for c in checks], options.policy)
-    return ChainResult(tuple(checks), verdict)
+    return ChainResult.decide(certs, checks, options.policy)
 
 
 def _is_ca(cert: x509.Certificate) -> bool:

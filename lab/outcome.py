@@ -2,7 +2,7 @@
 
 An expectation (:class:`lab.scenario.Expect`) says what must come of a
 check; an :class:`Actual` says what came, with the evidence behind it (the
-:class:`lab.chain_check.ChainResult` of the check, or why nothing was asked).
+:class:`lab.chain_check.ChainResult` of the check, also when nothing was asked).
 :func:`compare` lists the :class:`Mismatch` es, key by key, only for the keys
 the expectation gives (SCENARIOS.md: "Only the keys given are checked").
 """
@@ -35,10 +35,11 @@ NOT_CHECKED = "not checked"
 class CertificateCheckRecord:
     """One check of a presented certificate (at connection, upload or re-check).
 
-    ``result`` is the validator's chain result, or ``None`` when OCSP is off
-    (``[client] ocsp = false``): then only the validity period was looked at.
-    ``allowed`` is the verdict on the whole chain; ``decided_by`` the policy
-    row (and mode) that made it, in words. ``stand_in`` is set when the
+    ``result`` is the chain's evidence and verdict; its ``checks`` are empty
+    when nothing was asked (``[client] ocsp = false``, a self-signed upload):
+    then only the validity periods were looked at. ``allowed`` is the verdict
+    on the whole chain; ``decided_by`` the policy row (and mode) that made it,
+    in words. ``stand_in`` is set when the
     responder gave no trustworthy answer and a still-fresh cached one stood in.
     """
 
@@ -47,13 +48,13 @@ class CertificateCheckRecord:
     kind: str  # "connect", "upload", "re-check"
     allowed: bool
     decided_by: str
-    result: ChainResult | None
+    result: ChainResult
     stand_in: bool = False
 
     @property
     def evidence(self) -> Evidence | None:
         """The evidence about the presented certificate itself (the leaf)."""
-        if self.result is None or not self.result.checks:
+        if not self.result.checks:
             return None
         return self.result.leaf.evidence
 
@@ -65,7 +66,7 @@ class CertificateCheckRecord:
             "allowed": self.allowed,
             "decided_by": self.decided_by,
             "stand_in": self.stand_in,
-            "chain": None if self.result is None else self.result.to_json(),
+            "chain": self.result.to_json(),
         }
 
 

@@ -36,18 +36,28 @@ def _key_name(cert: IssuedCert) -> str:
 
 
 def render_tree(pki: PKI, database: RecordReader | None = None) -> str:
-    """One line per certificate, children indented under their issuer."""
-    lines: list[str] = []
+    """One line per certificate, children indented under their issuer.
 
-    def walk(cert: IssuedCert, prefix: str, last: bool, top: bool) -> None:
+    Drawn with an explicit stack, not recursion: a scenario may chain
+    thousands of CAs, one under the other, and the drawing must not depend
+    on Python's recursion limit.
+    """
+    children: dict[str, list[IssuedCert]] = {}
+    for cert in pki:
+        if cert.issuer is not None:
+            children.setdefault(cert.issuer, []).append(cert)
+    lines: list[str] = []
+    # (certificate, prefix of its line, last of its siblings, a top-level root)
+    stack: list[tuple[IssuedCert, str, bool, bool]] = [
+        (cert, "", True, True) for cert in reversed(list(pki)) if cert.issuer is None
+    ]
+    while stack:
+        cert, prefix, last, top = stack.pop()
         branch = "" if top else ("└─ " if last else "├─ ")
         lines.append(f"{prefix}{branch}{cert.name}  ({_describe(cert, database)})")
-        children = pki.issued_by(cert.name)
         inner = prefix + ("" if top else ("   " if last else "│  "))
-        for i, child in enumerate(children):
-            walk(child, inner, i == len(children) - 1, False)
-
-    for cert in pki:
-        if cert.issuer is None:
-            walk(cert, "", True, True)
+        below = children.get(cert.name, [])
+        # Pushed in reverse, so the first child is drawn first (as issued_by orders them).
+        for i in reversed(range(len(below))):
+            stack.append((below[i], inner, i == len(below) - 1, False))
     return "\n".join(lines)

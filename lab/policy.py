@@ -8,6 +8,7 @@ revoked (incl. on hold)                refused              refused
 unknown                                refused              allowed
 error (no trustworthy answer)          soft_fail decides    soft_fail decides
 certificate expired / not yet valid    refused              refused
+not checked (nothing asked about it)   allowed              allowed
 =====================================  ===================  =========================
 
 Two axes stay apart (Java's PKIXRevocationChecker SOFT_FAIL,
@@ -16,6 +17,14 @@ the Common Criteria switch; what *no answer* means is ``soft_fail``, whose
 default follows the switch (soft fail when Common Criteria is OFF). The
 evidence is never folded into the verdict: a :class:`Verdict` names the row
 that decided it.
+
+The validity period is looked at for *every* presented certificate, checked
+by OCSP or not (RFC 5280 6.1.3 (a)(2): each certificate of the path must be
+valid at the time in question; RFC 6960 2.2: "good" never vouches for it).
+A certificate nothing was asked about — an intermediate with ``check =
+"leaf"`` or without an OCSP URI, the self-signed root, every certificate when
+Enable OCSP is off — is decided by :func:`decide_unchecked`: the validity row
+when it is outside its period, else "not checked".
 """
 
 from __future__ import annotations
@@ -36,6 +45,7 @@ __all__ = [
     "Verdict",
     "decide",
     "decide_chain",
+    "decide_unchecked",
 ]
 
 
@@ -62,6 +72,7 @@ class Outcome(StrEnum):
     UNKNOWN = "unknown"
     ERROR = "error"
     CERT_INVALID = "certificate expired / not yet valid"
+    NOT_CHECKED = "not checked"
 
 
 @dataclass(frozen=True)
@@ -94,6 +105,12 @@ TABLE: tuple[PolicyRow, ...] = (
         Cell.REFUSED,
         "the certificate itself is outside its validity period",
     ),
+    PolicyRow(
+        Outcome.NOT_CHECKED,
+        Cell.ALLOWED,
+        Cell.ALLOWED,
+        "within its validity period, the only thing looked at",
+    ),
 )
 _ROWS = {row.outcome: row for row in TABLE}
 
@@ -107,6 +124,11 @@ class Policy:
 
     @property
     def effective_soft_fail(self) -> bool:
+        """Whether no trustworthy answer still allows: unless set, the opposite of Common Criteria.
+
+        The one definition of that default (DESIGN.md, "Policy");
+        :meth:`lab.settings.ClientSettings.effective_soft_fail` asks it.
+        """
         return (not self.common_criteria) if self.soft_fail is None else self.soft_fail
 
 
@@ -142,20 +164,23 @@ class Verdict:
         }
 
 
-def _outcome(evidence: Evidence) -> Outcome:
-    if evidence.cert_validity is not CertValidity.VALID:
+_STATUS_ROWS = {
+    CertStatus.GOOD: Outcome.GOOD,
+    CertStatus.REVOKED: Outcome.REVOKED,
+    CertStatus.UNKNOWN: Outcome.UNKNOWN,
+    CertStatus.ERROR: Outcome.ERROR,
+}
+
+
+def _outcome(validity: CertValidity, status: CertStatus | None) -> Outcome:
+    # The validity row comes first: a good answer does not make an expired certificate valid.
+    if validity is not CertValidity.VALID:
         return Outcome.CERT_INVALID
-    return {
-        CertStatus.GOOD: Outcome.GOOD,
-        CertStatus.REVOKED: Outcome.REVOKED,
-        CertStatus.UNKNOWN: Outcome.UNKNOWN,
-        CertStatus.ERROR: Outcome.ERROR,
-    }[evidence.status]
+    return Outcome.NOT_CHECKED if status is None else _STATUS_ROWS[status]
 
 
-def decide(evidence: Evidence, policy: Policy) -> Verdict:
-    """Look the evidence up in :data:`TABLE`."""
-    row = _ROWS[_outcome(evidence)]
+def _verdict(outcome: Outcome, policy: Policy, subject: str | None, note: str = "") -> Verdict:
+    row = _ROWS[outcome]
     cell = row.cc_on if policy.common_criteria else row.cc_off
     soft_failed = False
     if cell is Cell.SOFT_FAIL:
@@ -170,15 +195,32 @@ def decide(evidence: Evidence, policy: Policy) -> Verdict:
         row=row.outcome,
         common_criteria=policy.common_criteria,
         soft_failed=soft_failed,
-        why=why,
-        subject=evidence.subject,
+        why=f"{why}; {note}" if note else why,
+        subject=subject,
     )
 
 
-def decide_chain(verdicts: Sequence[Verdict], policy: Policy) -> Verdict:
-    """A chain is allowed only if every checked certificate is (the first refusal decides)."""
+def decide(evidence: Evidence, policy: Policy) -> Verdict:
+    """Look the evidence of one OCSP check up in :data:`TABLE`."""
+    return _verdict(_outcome(evidence.cert_validity, evidence.status), policy, evidence.subject)
+
+
+def decide_unchecked(
+    subject: str | None, validity: CertValidity, policy: Policy, because: str
+) -> Verdict:
+    """A certificate nothing was asked about (``because`` says why): its validity period decides."""
+    return _verdict(_outcome(validity, None), policy, subject, f"not asked: {because}")
+
+
+def decide_chain(verdicts: Sequence[Verdict]) -> Verdict:
+    """A chain is allowed only if every presented certificate is (the first refusal decides).
+
+    ``verdicts`` holds one verdict per presented certificate, leaf first:
+    :func:`decide` for a checked one, :func:`decide_unchecked` for the others.
+    When all are allowed, a soft fail is shown, else the leaf's verdict.
+    """
     if not verdicts:
-        raise ValueError("verdicts must name at least one checked certificate")
+        raise ValueError("verdicts must name at least one presented certificate")
     for verdict in verdicts:
         if not verdict.allowed:
             return verdict

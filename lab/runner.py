@@ -14,7 +14,9 @@ one, as a peer sends it; ``trust`` names make the trust store (tomcat-trust).
 With ``ocsp = false`` nothing is asked: the connection is allowed unless a
 certificate of the chain is outside its validity period. An upload checks the
 uploaded certificate like a connection presenting it; a self-signed one has
-no issuer to ask, so only its validity period is looked at.
+no issuer to ask, so only its validity period is looked at. Either way the
+result is a :class:`~lab.chain_check.ChainResult` decided by the policy, as
+when OCSP asks (:func:`lab.chain_check.unchecked_chain`).
 """
 
 from __future__ import annotations
@@ -25,19 +27,26 @@ import errno
 import socket
 import threading
 import time
-from collections.abc import Callable, Iterable, Iterator, Sequence
+from collections.abc import Callable, Iterator, Sequence
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass, field, replace
 from typing import Any
 
-from lab.chain_check import CertificateCheck, ChainResult, CheckOptions, check_chain, client_clock
-from lab.evidence import CertValidity, Evidence, Step, StepOutcome
+from lab.chain_check import (
+    CertificateCheck,
+    ChainResult,
+    CheckOptions,
+    check_chain,
+    client_clock,
+    unchecked_chain,
+)
+from lab.errors import ScenarioError
+from lab.evidence import Evidence, Step, StepOutcome
 from lab.outcome import Actual, CertificateCheckRecord, Expectation, compare
-from lab.policy import decide, decide_chain
+from lab.policy import decide
 from lab.scenario import ConnectionOutcome, Hold, Release, Revoke, Scenario, SetFaults
-from lab.timeline import CachedAnswers, TimelineEvent, run_timeline
+from lab.timeline import CachedAnswers, TimelineEvent, check_recheck_bound, run_timeline
 from lab.timespec import format_offset
-from lab.validator import cert_validity
 from pki import EPOCH, PKI, CertificateDatabase, build_pki
 from responder.app import LabResponder, create_app, lab_responder
 from responder.clock import FixedClock
@@ -167,22 +176,44 @@ class LabModeSession:
     ) -> CertificateCheckRecord:
         """Check the chain presenting ``cert`` at the current virtual time."""
         pki = self.lab.pki
-        chain = pki.chain(cert)
+        chain = [c.certificate for c in pki.chain(cert)]
         now = client_clock(self.lab.clock.now, self.settings)
-        if not self.settings.ocsp:
-            return self._validity_only(cert, kind, now, "Enable OCSP is off: nothing asked")
-        issued = pki[cert]
-        issuer = pki[issued.issuer].certificate if issued.issuer else issued.certificate
-        result = check_chain(
-            [c.certificate for c in chain],
-            options=self.options,
-            now=now,
-            trust=[pki[name].certificate for name in self.trust],
-            issuer=issuer,
-        )
         stand_in = False
-        if cached:
-            result, stand_in = self._stand_in(result, cached, now)
+        if not self.settings.ocsp:
+            result = unchecked_chain(
+                chain, policy=self.options.policy, now=now, because="Enable OCSP is off"
+            )
+        else:
+            issued = pki[cert]
+            issuer = pki[issued.issuer].certificate if issued.issuer else issued.certificate
+            result = check_chain(
+                chain,
+                options=self.options,
+                now=now,
+                trust=[pki[name].certificate for name in self.trust],
+                issuer=issuer,
+            )
+            if cached:
+                result, stand_in = self._stand_in(result, cached, now)
+        return self._record(cert, kind, result, stand_in)
+
+    def check_upload(self, cert: str) -> CertificateCheckRecord:
+        """Check ``cert`` as uploaded to the trust store."""
+        issued = self.lab.pki[cert]
+        if issued.issuer is None:
+            now = client_clock(self.lab.clock.now, self.settings)
+            result = unchecked_chain(
+                [issued.certificate],
+                policy=self.options.policy,
+                now=now,
+                because="self-signed, no issuer to ask",
+            )
+            return self._record(cert, "upload", result, False)
+        return self.check(cert, "upload")
+
+    def _record(
+        self, cert: str, kind: str, result: ChainResult, stand_in: bool
+    ) -> CertificateCheckRecord:
         return CertificateCheckRecord(
             cert=cert,
             at=self.at,
@@ -192,33 +223,6 @@ class LabModeSession:
             result=result,
             stand_in=stand_in,
         )
-
-    def check_upload(self, cert: str) -> CertificateCheckRecord:
-        """Check ``cert`` as uploaded to the trust store."""
-        issued = self.lab.pki[cert]
-        if issued.issuer is None:
-            now = client_clock(self.lab.clock.now, self.settings)
-            return self._validity_only(
-                cert, "upload", now, "self-signed: no issuer to ask, validity period only"
-            )
-        return self.check(cert, "upload")
-
-    def _validity_only(
-        self, cert: str, kind: str, now: dt.datetime, why: str
-    ) -> CertificateCheckRecord:
-        outside = [
-            c.name
-            for c in self.lab.pki.chain(cert)
-            if cert_validity(c.certificate, now) is not CertValidity.VALID
-        ]
-        if outside:
-            decided_by = (
-                f"refused (row 'certificate expired / not yet valid': {', '.join(outside)} "
-                f"outside its validity period; {why})"
-            )
-        else:
-            decided_by = f"allowed ({why})"
-        return CertificateCheckRecord(cert, self.at, kind, not outside, decided_by, None)
 
     def _stand_in(
         self, result: ChainResult, cached: CachedAnswers, now: dt.datetime
@@ -242,7 +246,7 @@ class LabModeSession:
             checks.append(CertificateCheck(standing, decide(standing, policy)))
         if not used:
             return result, False
-        return ChainResult(tuple(checks), decide_chain([c.verdict for c in checks], policy)), True
+        return ChainResult.decide(result.presented, checks, policy), True
 
 
 def _standing_in(cached: Evidence, failed: Evidence) -> Evidence:
@@ -373,6 +377,10 @@ def run_scenario(
     """Run ``scenario`` in every mode it names; ``stop`` closes the lab (default: now)."""
     started = time.perf_counter()
     try:
+        check_recheck_bound(scenario)  # refused before a PKI is built or a port taken
+    except ScenarioError as exc:
+        return ScenarioResult(scenario, (), time.perf_counter() - started, error=str(exc))
+    try:
         lab = ScenarioLab(scenario)
     except Exception as exc:  # reported as the scenario's failure
         return ScenarioResult(
@@ -432,8 +440,3 @@ def run_scenarios(
             return [one(s) for s in scenarios]
         with ThreadPoolExecutor(max_workers=jobs, thread_name_prefix="scenario") as pool:
             return list(pool.map(one, scenarios))
-
-
-def all_hold(results: Iterable[ScenarioResult]) -> bool:
-    """Whether every expectation of every scenario held."""
-    return all(r.holds for r in results)

@@ -129,10 +129,6 @@ class ModeOutcome(Generic[T]):
         """The outcome expected when Common Criteria is ``cc_on``."""
         return self.cc_on if cc_on else self.cc_off
 
-    @property
-    def same_in_both(self) -> bool:
-        return self.cc_on == self.cc_off
-
 
 @dataclass(frozen=True)
 class Expect:

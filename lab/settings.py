@@ -12,6 +12,8 @@ import datetime as dt
 from dataclasses import dataclass
 from enum import StrEnum
 
+from lab.policy import Policy
+
 __all__ = [
     "CertIdHash",
     "CheckScope",
@@ -93,14 +95,16 @@ class ClientSettings:
             return (True, False)
         return (self.common_criteria,)
 
+    def policy(self, cc_on: bool) -> Policy:
+        """The policy's two switches in the Common Criteria mode ``cc_on``."""
+        return Policy(common_criteria=cc_on, soft_fail=self.soft_fail)
+
     def effective_soft_fail(self, cc_on: bool) -> bool:
         """Whether no trustworthy answer still allows the connection in that mode.
 
-        Unless set, soft fail is the opposite of Common Criteria (DESIGN.md policy).
+        :attr:`lab.policy.Policy.effective_soft_fail` decides (the one definition).
         """
-        if self.soft_fail is None:
-            return not cc_on
-        return self.soft_fail
+        return self.policy(cc_on).effective_soft_fail
 
     @property
     def recheck_interval(self) -> dt.timedelta | None:

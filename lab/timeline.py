@@ -15,6 +15,10 @@ revoke sees it), then the step's expectation. A connection opened at the
 instant of a re-check is not re-checked at that instant (it was just
 checked).
 
+A scenario re-checks at most :data:`MAX_RECHECKS` times up to its last step
+(:func:`check_recheck_bound`): a 1 ms interval over 1000 days would be 86.4
+billion re-checks, minutes to forever of a run, and never what was meant.
+
 A re-check always asks the responder; when no trustworthy answer comes
 (status ``error``) a still-fresh cached answer of that connection (before its
 nextUpdate) stands in — the lab side does that (:class:`LabSession`). A
@@ -28,6 +32,7 @@ from collections.abc import Iterator, Mapping
 from dataclasses import dataclass, field
 from typing import Protocol
 
+from lab.errors import ScenarioError
 from lab.evidence import Evidence
 from lab.misbehaviour import describe_faults
 from lab.outcome import Actual, CertificateCheckRecord, Expectation, compare
@@ -46,17 +51,22 @@ from lab.scenario import (
     UploadOutcome,
     Wait,
 )
-from lab.timespec import format_offset
+from lab.timespec import format_duration, format_offset
 
 __all__ = [
+    "MAX_RECHECKS",
     "CachedAnswers",
     "Connection",
     "LabSession",
     "TimelineEvent",
+    "check_recheck_bound",
     "due_times",
     "run_timeline",
     "step_label",
 ]
+
+#: The most re-check times one scenario may have (docs/scenario-format-extensions.md).
+MAX_RECHECKS = 10_000
 
 #: A connection's cached trustworthy answers, by (serial, subject) of the checked certificate.
 CachedAnswers = Mapping[tuple[int, str], Evidence]
@@ -105,7 +115,7 @@ class Connection:
     def remember(self, record: CertificateCheckRecord) -> None:
         """Keep the trustworthy answers of ``record`` for a later stand-in."""
         self.last = record
-        if record.result is None or record.stand_in:
+        if record.stand_in:
             return
         for check in record.result.checks:
             evidence = check.evidence
@@ -142,6 +152,34 @@ def due_times(
             return
         yield at
         k += 1
+
+
+def check_recheck_bound(scenario: Scenario) -> None:
+    """:class:`ScenarioError` if the timeline would re-check more than :data:`MAX_RECHECKS` times.
+
+    The re-checks fire at k × interval up to the last step's ``at``; the
+    error names the key that sets the interval in use and the shortest
+    interval that stays within the bound.
+    """
+    settings = scenario.client
+    interval = settings.recheck_interval
+    if not scenario.steps or interval is None or interval <= dt.timedelta(0):
+        return
+    until = max(step.at for step in scenario.steps)
+    if until // interval <= MAX_RECHECKS:
+        return
+    key = "revocation_check" if settings.revocation_check is not None else "validity_check"
+    # The ceiling, in whole milliseconds (the unit of durations): until / shortest <= the bound.
+    ms = dt.timedelta(milliseconds=1)
+    shortest = -(-(until // ms) // MAX_RECHECKS) * ms
+    raise ScenarioError(
+        str(scenario.path),
+        f"client.{key}",
+        f"an interval that re-checks at most {MAX_RECHECKS:,} times up to the last step at "
+        f"{format_offset(until)}, i.e. {format_duration(shortest)} or more "
+        f"({until // interval:,} re-checks asked)",
+        found=format_duration(interval),
+    )
 
 
 def step_label(index: int, step: Step) -> str:
@@ -260,7 +298,12 @@ class _Timeline:
 def run_timeline(
     scenario: Scenario, session: LabSession
 ) -> tuple[list[Expectation], list[TimelineEvent]]:
-    """Run the steps of ``scenario`` in one mode; one :class:`Expectation` per step expect."""
+    """Run the steps of ``scenario`` in one mode; one :class:`Expectation` per step expect.
+
+    :class:`ScenarioError` before anything runs if the re-checks would exceed
+    :data:`MAX_RECHECKS`.
+    """
+    check_recheck_bound(scenario)
     timeline = _Timeline(scenario, session)
     checked: list[Expectation] = []
     for index, step in enumerate(scenario.steps):

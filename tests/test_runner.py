@@ -6,6 +6,7 @@ import dataclasses
 from pathlib import Path
 
 from lab.evidence import CertStatus, TrustedBy
+from lab.policy import Outcome
 from lab.runner import ScenarioLab, run_scenario, run_scenarios
 from lab.scenario import load_scenario, load_scenarios
 from lab.settings import ClientSettings
@@ -61,8 +62,17 @@ def test_run_ocsp_disabled_asks_nothing_and_allows() -> None:
     off = dataclasses.replace(scenario, client=ClientSettings(ocsp=False))
     result = run_scenario(off)
     expectation = result.modes[0].expectations[0]
-    assert expectation.actual.record is not None
-    assert expectation.actual.record.result is None
+    record = expectation.actual.record
+    assert record is not None
+    assert record.result.checks == ()  # nothing asked
+    assert [c.subject.split(",")[0] for c in record.result.presented] == [
+        "CN=server",
+        "CN=intermediate",
+        "CN=root",
+    ]
+    assert all(c.not_checked == "Enable OCSP is off" for c in record.result.presented)
+    assert record.result.verdict.row is Outcome.NOT_CHECKED
+    assert "row 'not checked'" in record.decided_by
     found = {m.key: m.actual for m in expectation.mismatches}
     assert found["status"] == "not checked"
     assert found["connection"] == "allowed"

@@ -7,9 +7,10 @@ from pathlib import Path
 
 import pytest
 
+from lab.errors import ScenarioError
 from lab.runner import ScenarioResult, run_scenario
 from lab.scenario import load_scenario
-from lab.timeline import due_times
+from lab.timeline import MAX_RECHECKS, check_recheck_bound, due_times
 
 DATA = Path(__file__).parent / "data" / "timeline"
 H = dt.timedelta(hours=1)
@@ -95,3 +96,49 @@ def test_expired_certificate_is_flagged_only_at_the_next_check() -> None:
 def test_days_of_virtual_time_run_in_milliseconds() -> None:
     result = _run("no-interval")  # a 30-day timeline
     assert result.seconds < 2.0
+
+
+def _rechecking(tmp_path: Path, client: str, last_at: str) -> Path:
+    path = tmp_path / "rechecks.toml"
+    path.write_text(
+        'title = "re-checks"\n\n'
+        f"[client]\n{client}\n\n"
+        '[[step]]\nat = "0"\nconnect = "server"\n\n'
+        f'[[step]]\nat = "{last_at}"\nexpect = {{ cert = "server", connection = "allowed" }}\n'
+    )
+    return path
+
+
+@pytest.mark.parametrize(
+    ("client", "last_at", "key", "shortest"),
+    [
+        ('revocation_check = "1ms"', "+1000d", "client.revocation_check", "2h24m"),
+        ('validity_check = "1s"', "+2d", "client.validity_check", "17s280ms"),
+        (
+            'revocation_check = "1ms"\nvalidity_check = "1d"',
+            "+11s",
+            "client.revocation_check",
+            "2ms",
+        ),
+    ],
+)
+def test_too_many_rechecks_refuse_the_scenario_before_it_runs(
+    tmp_path: Path, client: str, last_at: str, key: str, shortest: str
+) -> None:
+    """A 1 ms interval over 1000 days is refused at once, naming the key and the bound."""
+    scenario = load_scenario(_rechecking(tmp_path, client, last_at), root=tmp_path)
+    with pytest.raises(ScenarioError) as raised:
+        check_recheck_bound(scenario)
+    assert raised.value.key == key
+    assert f"at most {MAX_RECHECKS:,} times" in str(raised.value)
+    assert f"{shortest} or more" in str(raised.value)
+    result = run_scenario(scenario)
+    assert not result.holds and result.modes == ()
+    assert result.error is not None and key in result.error and "rechecks.toml" in result.error
+
+
+def test_rechecks_up_to_the_bound_run(tmp_path: Path) -> None:
+    """Exactly MAX_RECHECKS re-check times is allowed (here 10,000 of 1 ms up to +10s)."""
+    scenario = load_scenario(_rechecking(tmp_path, 'validity_check = "1ms"', "+10s"), root=tmp_path)
+    check_recheck_bound(scenario)  # no error
+    assert MAX_RECHECKS == 10_000

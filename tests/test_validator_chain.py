@@ -8,19 +8,28 @@ from __future__ import annotations
 
 import datetime as dt
 from dataclasses import dataclass, field, replace
+from pathlib import Path
 
 import pytest
 from cryptography import x509
-from cryptography.hazmat.primitives import hashes
+from cryptography.hazmat.primitives import hashes, serialization
 from cryptography.x509.oid import AuthorityInformationAccessOID
 
-from lab.chain_check import CheckOptions, check_certificate, check_chain, client_clock, ocsp_urls
-from lab.evidence import CertStatus, ErrorCode, TrustedBy
+from lab.chain_check import (
+    CheckOptions,
+    check_certificate,
+    check_chain,
+    client_clock,
+    ocsp_urls,
+    unchecked_chain,
+)
+from lab.cli import main
+from lab.evidence import CertStatus, CertValidity, ErrorCode, TrustedBy
 from lab.fetch import FetchResult
 from lab.ocsp_request import OCSPRequest
-from lab.policy import Decision, Policy
+from lab.policy import Decision, Outcome, Policy
 from lab.settings import CheckScope, ClientSettings, HttpMethod, UriSource
-from pki import PKI, CertSpec, PKISpec, build_pki
+from pki import PKI, CertSpec, PKISpec, Profile, build_pki
 from tests.ocsp_forge import NOW, Single, forge
 
 LEAF_URL = "http://127.0.0.1:8080/"
@@ -227,6 +236,128 @@ def test_check_chain_skips_intermediate_without_uri(lab: PKI) -> None:
     assert len(result.checks) == 1  # the root is self-signed: never checked
 
 
+def _odd_intermediate(days: tuple[int, int], ocsp_url: str | None = None) -> PKI:
+    """The default PKI with an intermediate valid from t0 + days[0] to t0 + days[1]."""
+    return build_pki(
+        PKISpec.with_defaults(
+            (
+                CertSpec(
+                    "intermediate",
+                    issuer="root",
+                    profile=Profile.CA,
+                    valid_from=dt.timedelta(days=days[0]),
+                    valid_to=dt.timedelta(days=days[1]),
+                    ocsp_url=ocsp_url,
+                ),
+            )
+        )
+    )
+
+
+EXPIRED = (-30, 30)  # NOW is t0 + 59 days 12 hours
+NOT_YET_VALID = (90, 400)
+INTERMEDIATE = "CN=intermediate,O=ocsp-lab"
+
+
+@pytest.mark.parametrize(
+    ("days", "ocsp_url", "scope", "validity", "not_checked"),
+    [
+        (EXPIRED, None, CheckScope.LEAF, CertValidity.EXPIRED, 'check = "leaf"'),
+        (EXPIRED, "none", CheckScope.CHAIN, CertValidity.EXPIRED, "no OCSP URI"),
+        (NOT_YET_VALID, None, CheckScope.LEAF, CertValidity.NOT_YET_VALID, 'check = "leaf"'),
+        (NOT_YET_VALID, "none", CheckScope.CHAIN, CertValidity.NOT_YET_VALID, "no OCSP URI"),
+    ],
+)
+@pytest.mark.parametrize("cc", [True, False])
+def test_check_chain_refuses_an_unchecked_intermediate_outside_its_validity(
+    days: tuple[int, int],
+    ocsp_url: str | None,
+    scope: CheckScope,
+    validity: CertValidity,
+    not_checked: str,
+    cc: bool,
+) -> None:
+    """Only the leaf is asked (and is good), yet the presented intermediate's period decides."""
+    pki = _odd_intermediate(days, ocsp_url)
+    responder = FakeResponder(pki)
+    result = check_chain(
+        [*_chain(pki), pki["root"].certificate],
+        options=options(check=scope, policy=Policy(common_criteria=cc, soft_fail=True)),
+        now=NOW,
+        trust=[pki["root"].certificate],
+        fetcher=responder,
+    )
+    assert responder.calls == [LEAF_URL]
+    assert [c.evidence.subject for c in result.checks] == ["CN=server,O=ocsp-lab"]
+    assert result.leaf.verdict.allowed
+    intermediate = result.presented[1]
+    assert (intermediate.subject, intermediate.validity) == (INTERMEDIATE, validity)
+    assert intermediate.not_checked is not None and not_checked in intermediate.not_checked
+    outside = [c.subject for c in result.presented if c.validity is not CertValidity.VALID]
+    assert outside == [INTERMEDIATE]
+    verdict = result.verdict
+    assert (verdict.decision, verdict.row, verdict.subject) == (
+        Decision.REFUSED,
+        Outcome.CERT_INVALID,
+        INTERMEDIATE,
+    )
+    assert result.to_json()["presented"][1]["cert_validity"] == validity.value  # type: ignore[index]
+
+
+def test_check_chain_keeps_the_checked_verdict_when_every_period_is_valid(lab: PKI) -> None:
+    result = check_chain(
+        [*_chain(lab), lab["root"].certificate],
+        options=options(check=CheckScope.LEAF),
+        now=NOW,
+        trust=[lab["root"].certificate],
+        fetcher=FakeResponder(lab),
+    )
+    assert [c.checked for c in result.presented] == [True, False, False]
+    assert result.presented[2].not_checked is not None
+    assert "self-signed" not in result.presented[2].not_checked  # check = "leaf" stops first
+    assert result.verdict is result.leaf.verdict
+    assert result.verdict.row is Outcome.GOOD
+
+
+def test_check_chain_counts_the_self_signed_roots_period(lab: PKI) -> None:
+    """The trust anchor is never asked about, but an expired one refuses the chain."""
+    later = NOW + dt.timedelta(days=20 * 365)
+    result = check_chain(
+        [*_chain(lab), lab["root"].certificate],
+        options=options(),
+        now=later,
+        trust=[lab["root"].certificate],
+        fetcher=FakeResponder(lab),
+    )
+    root = result.presented[2]
+    assert root.not_checked is not None and "self-signed" in root.not_checked
+    assert root.validity is CertValidity.EXPIRED
+    assert result.verdict.row is Outcome.CERT_INVALID
+
+
+@pytest.mark.parametrize("cc", [True, False])
+def test_unchecked_chain_is_decided_by_the_policy(cc: bool) -> None:
+    """Enable OCSP off: nothing asked; the validity row still refuses, else "not checked"."""
+    pki = _odd_intermediate(EXPIRED)
+    policy = Policy(common_criteria=cc)
+    chain = [*_chain(pki), pki["root"].certificate]
+    refused = unchecked_chain(chain, policy=policy, now=NOW, because="Enable OCSP is off")
+    assert refused.checks == ()
+    assert (refused.verdict.decision, refused.verdict.row, refused.verdict.subject) == (
+        Decision.REFUSED,
+        Outcome.CERT_INVALID,
+        INTERMEDIATE,
+    )
+    allowed = unchecked_chain(
+        [pki["server"].certificate], policy=policy, now=NOW, because="Enable OCSP is off"
+    )
+    assert (allowed.verdict.decision, allowed.verdict.row) == (
+        Decision.ALLOWED,
+        Outcome.NOT_CHECKED,
+    )
+    assert "not asked: Enable OCSP is off" in allowed.verdict.explain()
+
+
 def test_check_chain_needs_the_leafs_issuer(lab: PKI) -> None:
     with pytest.raises(ValueError, match="issuer"):
         check_chain([lab["server"].certificate], options=options(), now=NOW)
@@ -246,3 +377,55 @@ def test_options_from_settings() -> None:
 def test_client_clock_applies_offset() -> None:
     settings = ClientSettings(clock_offset=dt.timedelta(minutes=-10))
     assert client_clock(NOW, settings) == NOW - dt.timedelta(minutes=10)
+
+
+def test_check_cli_refuses_a_presented_intermediate_outside_its_validity(
+    tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    """``check --chain`` decides like the runner: the expired, unasked intermediate refuses."""
+    t0 = dt.datetime.now(dt.UTC) - dt.timedelta(days=100)
+    spec = PKISpec.with_defaults(
+        (
+            CertSpec(
+                "intermediate",
+                issuer="root",
+                profile=Profile.CA,
+                valid_from=dt.timedelta(days=-30),
+                valid_to=dt.timedelta(days=30),  # expired 70 days ago
+                ocsp_url="none",
+            ),
+            CertSpec(
+                "server",
+                issuer="intermediate",
+                valid_from=dt.timedelta(days=-1),
+                valid_to=dt.timedelta(days=400),
+            ),
+        )
+    )
+    pki = build_pki(spec, base_url="http://127.0.0.1:1/", t0=t0)  # nothing listens: soft fail
+    for name in ("server", "intermediate", "root"):
+        pem = pki[name].certificate.public_bytes(serialization.Encoding.PEM)
+        (tmp_path / f"{name}.pem").write_bytes(pem)
+    code = main(
+        [
+            "check",
+            str(tmp_path / "server.pem"),
+            "--issuer",
+            str(tmp_path / "intermediate.pem"),
+            "--chain",
+            str(tmp_path / "root.pem"),
+            "--cc",
+            "off",
+            "--timeout",
+            "1s",
+        ]
+    )
+    out = capsys.readouterr().out
+    assert code == 1
+    assert "error       unreachable" in out  # the leaf: no answer, soft fail allows it
+    assert (
+        f"presented {INTERMEDIATE} (serial {pki['intermediate'].serial:X}): not asked "
+        "(no OCSP URI (certificate AIA: none)); validity expired"
+    ) in out
+    assert "verdict refused (row 'certificate expired / not yet valid'" in out
+    assert out.rstrip().endswith(f"[{INTERMEDIATE}]")

@@ -1,25 +1,22 @@
 """Read certificates and captured OCSP messages for ``check`` and ``inspect``.
 
 PEM (one or many certificates), DER, or base64 of DER (what a browser's
-developer tools or a GET URL gives). Anything unreadable is a
-:class:`~lab.errors.UsageError` naming the file: exit 2, one line.
+developer tools or a GET URL gives), also inside a copied HTTP message
+(:mod:`lab.capture` says what a file is). Anything unreadable, or of
+another kind than expected, is a :class:`~lab.errors.UsageError` naming the
+file, what it is and what was expected: exit 2, one line.
 """
 
 from __future__ import annotations
 
-import base64
-import binascii
-import re
-import urllib.parse
 from pathlib import Path
 
 from cryptography import x509
 
+from lab.capture import Capture, CaptureKind, sniff
 from lab.errors import UsageError
 
-__all__ = ["read_certificate", "read_certificates", "read_der"]
-
-_PEM = re.compile(rb"-----BEGIN ([A-Z0-9 ]+)-----(.*?)-----END \1-----", re.S)
+__all__ = ["capture_der", "read_capture", "read_certificate", "read_certificates"]
 
 
 def _read(path: str) -> bytes:
@@ -38,7 +35,9 @@ def read_certificates(path: str) -> list[x509.Certificate]:
         else:
             certs = [x509.load_der_x509_certificate(data)]
     except ValueError:
-        raise UsageError(f"{path}: expected a PEM or DER X.509 certificate") from None
+        found = sniff(data)
+        what = "" if found.kind is CaptureKind.UNKNOWN else f"{found.describe()}, "
+        raise UsageError(f"{path}: {what}expected a PEM or DER X.509 certificate") from None
     if not certs:
         raise UsageError(f"{path}: expected a PEM or DER X.509 certificate, found none")
     return certs
@@ -49,29 +48,19 @@ def read_certificate(path: str) -> x509.Certificate:
     return read_certificates(path)[0]
 
 
-def read_der(path: str, what: str) -> bytes:
-    """DER from a file holding DER, PEM (any label) or base64 (also URL-encoded, GET style)."""
-    data = _read(path)
-    match = _PEM.search(data)
-    if match:
-        data = match.group(2)
-    elif data[:1] == b"\x30":
-        return data
-    text = b"".join(data.split()).decode("ascii", "replace")
-    candidates = [text]
-    if text.startswith(("http://", "https://")):
-        # An RFC 5019 GET URL: the request is the path, after any base path segments.
-        segments = urllib.parse.urlsplit(text).path.lstrip("/").split("/")
-        candidates = ["/".join(segments[i:]) for i in range(len(segments))]
-    der = b""
-    for candidate in candidates:
-        candidate = urllib.parse.unquote(candidate)
-        try:
-            der = base64.b64decode(candidate + "=" * (-len(candidate) % 4), validate=True)
-        except (binascii.Error, ValueError):
-            continue
-        if der[:1] == b"\x30":
-            break
-    if der[:1] != b"\x30":
-        raise UsageError(f"{path}: expected {what} as DER, PEM or base64")
-    return der
+def read_capture(path: str) -> Capture:
+    """What ``path`` holds, and its DER (:func:`lab.capture.sniff`)."""
+    return sniff(_read(path))
+
+
+def capture_der(capture: Capture, path: str, expected: CaptureKind) -> bytes:
+    """The DER of ``capture`` read as ``expected``; :class:`UsageError` naming what it is instead.
+
+    DER that no loader recognised goes on to the expected kind's own parser,
+    whose message says what is wrong with it.
+    """
+    if capture.der is not None and capture.kind in (expected, CaptureKind.UNKNOWN):
+        return capture.der
+    raise UsageError(
+        f"{path}: {capture.describe()}, expected {expected.value} as DER, PEM or base64"
+    )

@@ -58,7 +58,15 @@ def _print(result: ChainResult) -> None:
         for line in format_evidence(evidence):
             print(line)
         print(f"  {'verdict':<11} {check.verdict.explain()}")
-    print(f"verdict {result.verdict.decision.value}")
+    for cert in result.presented:
+        if cert.not_checked is not None:
+            # Not asked about, yet its validity period counts (lab.policy.decide_unchecked).
+            print(
+                f"presented {cert.subject} (serial {cert.serial:X}): not asked "
+                f"({cert.not_checked}); validity {cert.validity.value} "
+                f"({cert.not_before:%Y-%m-%d %H:%M:%SZ} .. {cert.not_after:%Y-%m-%d %H:%M:%SZ})"
+            )
+    print(f"verdict {result.verdict.explain()}")
 
 
 def run(args: argparse.Namespace) -> int:

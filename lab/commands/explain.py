@@ -103,7 +103,7 @@ def _shown(value: object) -> str:
 
 
 def _check_lines(record: CertificateCheckRecord, paint: Palette) -> Iterator[str]:
-    if record.result is None:
+    if not record.result.checks:
         yield f"    no OCSP request: {record.decided_by}"
         return
     for check in record.result.checks:

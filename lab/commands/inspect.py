@@ -4,7 +4,13 @@ The tool for a field capture and for a lesson: decode the response (status,
 ResponderID, producedAt, each SingleResponse, embedded certificates,
 extensions), then run every validator step that can run with what was given,
 pass or fail with the reason. Exit 0 when the validator trusts the answer, 1
-when a step fails, 2 when the input is unreadable (one line).
+when a step fails, 2 when the input is unreadable or another kind of file
+than expected (one line naming what it is: :mod:`lab.capture`).
+
+A file copied with its HTTP head (status line, headers, blank line, body) is
+read for its body; its start line and Content-Type are shown. For a response,
+a status other than 200, or an HTML body, is itself the finding (DESIGN.md
+step 3, error ``http-status`` / ``malformed-response``): exit 1.
 """
 
 from __future__ import annotations
@@ -16,7 +22,8 @@ from typing import Any
 from cryptography import x509
 from cryptography.hazmat.primitives import hashes
 
-from lab.commands.certfiles import read_certificate, read_certificates, read_der
+from lab.capture import Capture, CaptureKind
+from lab.commands.certfiles import capture_der, read_capture, read_certificate, read_certificates
 from lab.commands.check import format_evidence
 from lab.errors import UsageError
 from lab.evidence import CheckFailure, ErrorCode
@@ -106,18 +113,66 @@ def describe_response(parsed: ParsedResponse) -> list[str]:
     return lines
 
 
+_RESPONSE_TYPE = "application/ocsp-response"
+
+
+def _http_lines(capture: Capture, path: str) -> list[str]:
+    """The HTTP head a capture came with: start line and Content-Type."""
+    if capture.http is None:
+        return []
+    return [
+        f"HTTP message    {capture.http.start_line} ({path}; its body is read)",
+        f"Content-Type    {capture.http.content_type or 'none'}",
+    ]
+
+
+def _http_finding(capture: Capture) -> str | None:
+    """Why an HTTP response carries no OCSP response to judge (DESIGN.md step 3), if it does not."""
+    http = capture.http
+    if http is None or not http.is_response:
+        return None
+    if http.status != 200:
+        return (
+            f"HTTP status {http.status}, not 200: no OCSP response to judge (http-status); "
+            f"the body is {capture.describe().split(' in an HTTP message')[0]}"
+        )
+    if http.media_type == "text/html" and capture.kind is not CaptureKind.OCSP_RESPONSE:
+        return (
+            "Content-Type text/html: an HTML page, not an OCSP response (malformed-response); "
+            f"the body is {capture.describe().split(' in an HTTP message')[0]}"
+        )
+    return None
+
+
 def run(args: argparse.Namespace) -> int:
-    der = read_der(args.response, "an OCSP response")
+    response = read_capture(args.response)
+    finding = _http_finding(response)
+    if finding is not None:
+        for line in _http_lines(response, args.response):
+            print(line)
+        print(f"  {'transport':<11} {'fail':<4} {finding}")
+        return 1
+    der = capture_der(response, args.response, CaptureKind.OCSP_RESPONSE)
     try:
         parsed = parse_response(der)
     except CheckFailure as failure:
-        raise UsageError(f"{args.response}: {failure.message}") from None
+        # DER that no loader recognised (lab.capture): the response parser says what is wrong.
+        raise UsageError(
+            f"{args.response}: DER of no kind the lab knows, expected an OCSP response "
+            f"({failure.message})"
+        ) from None
     request = None
+    request_capture = None
     if args.request:
+        request_capture = read_capture(args.request)
         try:
-            request = OCSPRequest.parse(read_der(args.request, "an OCSP request"))
+            request = OCSPRequest.parse(
+                capture_der(request_capture, args.request, CaptureKind.OCSP_REQUEST)
+            )
         except ValueError as exc:
-            raise UsageError(f"{args.request}: {exc}") from None
+            raise UsageError(
+                f"{args.request}: DER of no kind the lab knows, expected an OCSP request ({exc})"
+            ) from None
     context = CheckContext(
         now=args.at or dt.datetime.now(dt.UTC),
         cert=read_certificate(args.cert) if args.cert else None,
@@ -127,6 +182,14 @@ def run(args: argparse.Namespace) -> int:
         trust=tuple(c for path in args.trust for c in read_certificates(path)),
         options=ValidationOptions(),
     )
+    for line in _http_lines(response, args.response):
+        print(line)
+    if response.http is not None and response.http.media_type != _RESPONSE_TYPE:
+        # DESIGN.md step 3: the signature protects the content; a wrong type only warns.
+        print(f"  {'transport':<11} {'warn':<4} content type not {_RESPONSE_TYPE}")
+    if request_capture is not None:
+        for line in _http_lines(request_capture, args.request):
+            print(line)
     for line in describe_response(parsed):
         print(line)
     given = [
@@ -159,8 +222,10 @@ def register(commands: Any) -> None:
     parser = commands.add_parser(
         "inspect",
         help="decode and judge a captured OCSP response",
-        description="Decode RESPONSE (DER, PEM or base64) and run every validator step "
-        "that the given files allow. Exit 0 trusted, 1 a step failed, 2 unreadable input.",
+        description="Decode RESPONSE (DER, PEM, base64, or an HTTP message with one as its "
+        "body) and run every validator step that the given files allow. Exit 0 trusted, "
+        "1 a step failed (or the HTTP message is not 200 / is an HTML page), 2 unreadable "
+        "input or a file of another kind.",
     )
     parser.add_argument("response", metavar="RESPONSE", help="the captured response")
     parser.add_argument("--request", metavar="FILE", help="the captured request (nonce, CertID)")
