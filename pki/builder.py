@@ -118,13 +118,18 @@ def _build_order(spec: PKISpec) -> list[CertSpec]:
     order: list[CertSpec] = []
     state: dict[str, str] = {}  # name -> "visiting" | "done"
 
-    def visit(cert: CertSpec) -> None:
-        if state.get(cert.name) == "done":
-            return
-        if state.get(cert.name) == "visiting":
-            raise PKIError(f"certificate {cert.name!r}: its issuer chain loops back to itself")
-        state[cert.name] = "visiting"
-        if cert.issuer is not None:
+    def visit(start: CertSpec) -> None:
+        # Iterative (a chain may be thousands of CAs deep): walk up to the first
+        # certificate already placed, then place the walked path root-first.
+        path: list[CertSpec] = []
+        cert: CertSpec | None = start
+        while cert is not None and state.get(cert.name) != "done":
+            if state.get(cert.name) == "visiting":
+                raise PKIError(f"certificate {cert.name!r}: its issuer chain loops back to itself")
+            state[cert.name] = "visiting"
+            path.append(cert)
+            if cert.issuer is None:
+                break
             issuer = by_name.get(cert.issuer)
             if issuer is None:
                 raise PKIError(f"certificate {cert.name!r}: issuer {cert.issuer!r} does not exist")
@@ -133,9 +138,10 @@ def _build_order(spec: PKISpec) -> list[CertSpec]:
                     f"certificate {cert.name!r}: issuer {cert.issuer!r} is not a CA "
                     f"(profile {issuer.profile.value!r})"
                 )
-            visit(issuer)
-        state[cert.name] = "done"
-        order.append(cert)
+            cert = issuer
+        for placed in reversed(path):
+            state[placed.name] = "done"
+            order.append(placed)
 
     for cert in spec.certs:
         visit(cert)

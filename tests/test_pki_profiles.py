@@ -383,3 +383,16 @@ def test_pki_signature_hash_does_not_reach_an_ed25519_issuer() -> None:
 def test_signature_hash_for_an_ed25519_issuer_is_refused(spec: PKISpec, message: str) -> None:
     with pytest.raises(PKIError, match=message):
         build_pki(spec)
+
+
+def test_a_chain_thousands_deep_listed_leaf_first_builds() -> None:
+    # The build order is found without recursion: 1,500 CAs, each issued by the next listed.
+    from pki import CertSpec, PKISpec, Profile, build_pki
+
+    depth = 1500
+    certs = tuple(
+        CertSpec(name=f"ca{i}", issuer=f"ca{i - 1}" if i else None, profile=Profile.CA)
+        for i in range(depth, -1, -1)
+    )
+    pki = build_pki(PKISpec(certs=certs))
+    assert len(pki.chain(f"ca{depth}")) == depth + 1
