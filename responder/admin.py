@@ -7,7 +7,8 @@ JSON API (``/~admin/…``):
                            signers, the active faults (no private key, ever)
 ``POST revoke``            ``{"name": …, "reason": …}`` (reason optional; RFC 5280 names)
 ``POST hold`` / ``release`` / ``forget``   ``{"name": …}``
-``PUT  faults``            ``{…}`` SCENARIOS.md ``[responder.faults]`` keys (replaces)
+``PUT  faults``            ``{…}`` SCENARIOS.md ``[responder.faults]`` keys (replaces);
+                           a bad key or value: 400 ``{"error": …, "key": …}``
 ``DELETE faults``          clears every fault
 ``GET  requests``          the last requests, decoded
 =========================  ==========================================================
@@ -28,8 +29,9 @@ from flask import Blueprint, Response, abort, jsonify, redirect, render_template
 from pki.spec import REASONS
 from responder.app import ADMIN_PREFIX, LabResponder, lab_responder
 from responder.config import Faults
-from responder.faults import faults_from_json, faults_to_json
+from responder.fault_table import FaultValueError, describe_faults, faults_from_json, faults_to_json
 from responder.state import StateError
+from responder.timespec import format_duration
 
 __all__ = ["admin_blueprint"]
 
@@ -110,10 +112,11 @@ def _state(responder: LabResponder) -> dict[str, Any]:
         "responder": {
             "certs": config.certs.value,
             "responder_id": config.responder_id.value,
-            "next_update": str(config.next_update) if config.next_update else "none",
+            "next_update": format_duration(config.next_update) if config.next_update else "none",
             "not_found": config.not_found.value,
         },
         "faults": faults_to_json(responder.state.faults),
+        "misbehaviour": describe_faults(responder.state.faults),
         "database_version": responder.state.database.version,
         "cache": {"hits": responder.cache.hits, "misses": responder.cache.misses},
     }
@@ -202,8 +205,11 @@ def faults() -> Response:
     else:
         try:
             responder.state.set_faults(faults_from_json(_arguments()))
-        except (ValueError, TypeError) as exc:
-            abort(400, str(exc))
+        except FaultValueError as exc:
+            # What the scenario loader would say, as JSON: the key and what it takes.
+            answer = jsonify({"error": str(exc), "key": f"faults.{exc.key}"})
+            answer.status_code = 400
+            return answer
     return jsonify(faults_to_json(responder.state.faults))
 
 

@@ -24,7 +24,7 @@ from typing import Any
 from pki import CertificateDatabase, PKIError, Record
 from pki.database import atomic_write
 from responder.config import Faults
-from responder.faults import faults_from_json, faults_to_json
+from responder.fault_table import faults_from_json, faults_to_json
 
 __all__ = ["STATE_FILE", "ResponderState", "StateError"]
 
@@ -155,6 +155,8 @@ class ResponderState:
                     fcntl.flock(lock, fcntl.LOCK_UN)
 
     def _document(self) -> dict[str, Any]:
+        # Faults as a scenario file writes them (durations "1d", offsets "-1h"): the
+        # one table and grammar of responder.fault_table, read back the same way.
         return {
             "format": _FORMAT,
             "faults": faults_to_json(self._faults),

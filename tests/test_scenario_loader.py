@@ -12,6 +12,7 @@ import tempfile
 from pathlib import Path
 
 import pytest
+from cryptography.x509.ocsp import OCSPResponseStatus
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
@@ -1143,7 +1144,7 @@ def test_load_reads_every_key(tmp_path: Path) -> None:
             http_status=503,
             content_type="text/html",
             body=BodyFault.GARBAGE,
-            status="tryLater",
+            status=OCSPResponseStatus.TRY_LATER,
             answer="unknown",
             signature_corrupt=True,
             this_update=dt.timedelta(hours=1),
