@@ -49,6 +49,7 @@ __all__ = [
     "decode_single_request",
     "error_reply",
     "error_response",
+    "plain_extension",
     "read_nonce",
     "status_name",
 ]
@@ -237,6 +238,15 @@ class _Extension(core.Sequence):  # type: ignore[misc]  # asn1crypto has no type
         ("critical", core.Boolean, {"default": False}),
         ("extn_value", core.OctetString),
     ]
+
+
+def plain_extension(extension: Any) -> tuple[str, bool, bytes]:
+    """An asn1crypto Extension as (extnID, critical, extnValue contents), nothing parsed.
+
+    For request and response extensions alike: a raw nonce stays readable.
+    """
+    plain = _Extension.load(extension.dump(), strict=True)
+    return plain["extn_id"].dotted, bool(plain["critical"].native), plain["extn_value"].contents
 
 
 def _nonce(extensions: Any) -> tuple[bytes, NonceForm] | None:

@@ -22,7 +22,7 @@ from cryptography.x509.oid import OCSPExtensionOID
 
 from pki import PKI, CertSpec, EntrySpec, KeyType, PKISpec, Profile, RecordStatus
 from pki.certid import CertID
-from responder.protocol import NonceForm, read_nonce
+from responder.protocol import NonceForm, plain_extension, read_nonce
 
 __all__ = [
     "ParsedResponse",
@@ -143,10 +143,11 @@ def parse_response(der: bytes, *, signer: x509.Certificate | None = None) -> Par
     nonce = nonce_form = None
     critical = []
     for extension in tbs["response_extensions"] or []:
-        if extension["extn_id"].dotted == _NONCE_OID:
-            nonce, nonce_form = read_nonce(extension["extn_value"].contents)
-        if extension["critical"].native:
-            critical.append(extension["extn_id"].dotted)
+        oid, is_critical, value = plain_extension(extension)
+        if oid == _NONCE_OID:
+            nonce, nonce_form = read_nonce(value)
+        if is_critical:
+            critical.append(oid)
     certs = tuple(x509.load_der_x509_certificate(c.dump()) for c in basic["certs"] or [])
     responder_id = tbs["responder_id"]
     key_hash = responder_id.chosen.native if responder_id.name == "by_key" else None

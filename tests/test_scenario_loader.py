@@ -51,6 +51,7 @@ from responder.config import (
     Faults,
     NonceFault,
     NotFound,
+    RawNonceFault,
     ResponderConfig,
     ResponderIdKind,
 )
@@ -490,6 +491,7 @@ FAULT_VALUES = {
     "this_update": ("'1 hour'", "offset"),
     "next_update": ("'soon'", "offset"),
     "critical_extension": ("'yes'", "true or false"),
+    "raw_nonce": ("'accept'", '"refuse"'),
 }
 
 
@@ -508,6 +510,14 @@ def test_load_rejects_fault_value(tmp_path: Path, key: str, value: str, expected
         f"step[0].faults.{key}",
         expected,
     )
+
+
+def test_load_reads_raw_nonce_extension(tmp_path: Path) -> None:
+    # docs/scenario-format-extensions.md: raw_nonce = "refuse", for strict responders
+    scenario = load(tmp_path, TITLE + "[responder.faults]\nraw_nonce = 'refuse'\n")
+    assert scenario.responder.faults == Faults(raw_nonce=RawNonceFault.REFUSE)
+    step = load(tmp_path, TITLE + "[[step]]\nat = '0'\nfaults = { raw_nonce = 'refuse' }\n")
+    assert step.steps[0].action == SetFaults(Faults(raw_nonce=RawNonceFault.REFUSE))
 
 
 @pytest.mark.parametrize("status", ["99", "600", "'500'", "500.0", "true"])
