@@ -12,12 +12,12 @@ import os
 import urllib.parse
 from dataclasses import dataclass
 
-from asn1crypto import core
 from asn1crypto import ocsp as asn1_ocsp
 from cryptography import x509
 from cryptography.x509.oid import OCSPExtensionOID
 
 from pki.certid import CertID
+from responder.protocol import plain_extension, read_nonce
 
 __all__ = [
     "NONCE_LENGTH",
@@ -59,20 +59,13 @@ class OCSPRequest:
             cert_id = CertID.from_asn1(tbs["request_list"][0]["req_cert"])
             nonce = None
             for extension in tbs["request_extensions"] or []:
-                if extension["extn_id"].dotted == _NONCE_OID:
-                    nonce = _nonce_value(extension["extn_value"].contents)
+                oid, _, value = plain_extension(extension)
+                if oid == _NONCE_OID:
+                    # RFC 9654 2.1 wraps it in an OCTET STRING; older clients send it raw
+                    nonce = read_nonce(value)[0]
         except (ValueError, TypeError, KeyError, IndexError) as exc:
             raise ValueError(f"not a DER OCSPRequest ({exc})") from None
         return cls(der=der, cert_id=cert_id, nonce=nonce)
-
-
-def _nonce_value(extn_value: bytes) -> bytes:
-    """The nonce inside extnValue: RFC 9654 wraps it in an OCTET STRING; some don't."""
-    try:
-        inner = core.OctetString.load(extn_value, strict=True)
-        return bytes(inner.native)
-    except ValueError:
-        return extn_value
 
 
 def new_nonce() -> bytes:

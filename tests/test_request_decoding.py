@@ -16,6 +16,7 @@ from asn1crypto import ocsp as asn1_ocsp
 from hypothesis import HealthCheck, example, given, settings
 from hypothesis import strategies as st
 
+from lab.ocsp_request import OCSPRequest
 from pki.certid import CertID
 from responder.protocol import (
     MalformedRequest,
@@ -221,3 +222,15 @@ def test_read_nonce_wrapped_only_for_one_der_octet_string(
     extn_value: bytes, expected: tuple[bytes, NonceForm]
 ) -> None:
     assert read_nonce(extn_value) == expected
+
+
+@pytest.mark.parametrize("form", list(NonceForm))
+def test_a_captured_request_reads_its_nonce_in_either_form(form: NonceForm) -> None:
+    # ocsp-lab inspect --request: a product's request, whichever form its nonce takes.
+    extension = _raw_nonce(b"\xaa" * 16) if form is NonceForm.RAW else None
+    der = (
+        _request(request_extensions=_extensions([extension]))
+        if extension
+        else _request(request_extensions=[_nonce(b"\xaa" * 16)])
+    )
+    assert OCSPRequest.parse(der).nonce == b"\xaa" * 16
