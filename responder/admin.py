@@ -7,8 +7,11 @@ JSON API (``/~admin/…``):
                            signers, the active faults (no private key, ever)
 ``POST revoke``            ``{"name": …, "reason": …}`` (reason optional; RFC 5280 names)
 ``POST hold`` / ``release`` / ``forget``   ``{"name": …}``
-``PUT  faults``            ``{…}`` SCENARIOS.md ``[responder.faults]`` keys (replaces);
-                           a bad key or value: 400 ``{"error": …, "key": …}``
+``PUT  faults``            ``{…}`` SCENARIOS.md ``[responder.faults]`` keys (replaces),
+                           read by the scenario loader's table and duration grammar
+                           (responder.fault_table): ``"1.5s"``, ``"5s1d"``, a delay
+                           of ``"-5s"`` get 400 ``{"error": …, "key": "faults.delay"}``;
+                           ``null`` turns a fault off
 ``DELETE faults``          clears every fault
 ``GET  requests``          the last requests, decoded
 =========================  ==========================================================
