@@ -306,3 +306,11 @@ def _admin(port: int, method: str, path: str, body: bytes) -> tuple[int, bytes]:
     data = response.read()
     connection.close()
     return response.status, data
+
+
+def test_status_page_tells_each_active_fault_in_the_tables_words(pki: PKI) -> None:
+    client = _app(pki, {}).test_client()
+    assert client.put(f"{ADMIN_PREFIX}/faults", json={"delay": "5s", "raw_nonce": "refuse"}).json
+    page = client.get(f"{ADMIN_PREFIX}/").data.decode()
+    for words in describe_faults(faults_from_json({"delay": "5s", "raw_nonce": "refuse"})):
+        assert f"<li>it {words}</li>" in page
