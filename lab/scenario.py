@@ -28,7 +28,7 @@ from collections.abc import Callable, Collection, Iterable, Mapping, Sequence
 from dataclasses import dataclass
 from enum import Enum, StrEnum
 from pathlib import Path
-from typing import ClassVar, Generic, NoReturn, TypeAlias, TypeVar
+from typing import Any, ClassVar, Generic, NoReturn, TypeAlias, TypeVar
 
 from lab.errors import ScenarioError, UsageError
 from lab.evidence import CertStatus, ErrorCode, TrustedBy
@@ -56,18 +56,13 @@ from pki.spec import (
     SignatureHash,
 )
 from responder.config import (
-    FAULT_ANSWERS,
-    FAULT_STATUSES,
-    HEADER_VALUE,
-    BodyFault,
-    CertIdFault,
     CertsIncluded,
     Faults,
-    NonceFault,
     NotFound,
     ResponderConfig,
     ResponderIdKind,
 )
+from responder.fault_table import FAULT_KEYS, HEADER_VALUE, FaultValueError, fault_key
 
 __all__ = [
     "Action",
@@ -495,11 +490,6 @@ def _choice(enum: type[E]) -> Callable[[_Node], E]:
     return lambda node: node.choice(enum)
 
 
-def _word(word: str) -> Callable[[_Node], bool]:
-    """A reader of a switch that only one word turns on (``signature = "corrupt"``)."""
-    return lambda node: node.one_of([word]) == word
-
-
 # --------------------------------------------------------------------------
 # Values of the format
 # --------------------------------------------------------------------------
@@ -530,22 +520,8 @@ _RESPONDER_KEYS = (
     "not_found",
     "faults",
 )
-_FAULT_KEYS = (
-    "down",
-    "delay",
-    "http_status",
-    "content_type",
-    "body",
-    "status",
-    "answer",
-    "signature",
-    "this_update",
-    "next_update",
-    "nonce",
-    "cert_id",
-    "critical_extension",
-    "responder_id",
-)
+#: [responder.faults]: the keys of the one fault table (responder.fault_table).
+_FAULT_KEYS = tuple(row.key for row in FAULT_KEYS)
 _CLIENT_KEYS = (
     "ocsp",
     "uri",
@@ -710,21 +686,6 @@ def _subject(node: _Node) -> str:
     if not 1 <= len(subject) <= 64:
         node.fail(expected)
     return subject
-
-
-def _http_status(node: _Node) -> int:
-    status = node.integer("an HTTP status code from 100 to 599")
-    if not 100 <= status <= 599:
-        node.fail("an HTTP status code from 100 to 599")
-    return status
-
-
-def _content_type(node: _Node) -> str:
-    expected = 'a content type like "text/html" (printable ASCII)'
-    value = node.text(expected)
-    if not HEADER_VALUE.fullmatch(value):
-        node.fail(expected)
-    return value
 
 
 def _next_update(node: _Node) -> dt.timedelta | None:
@@ -957,23 +918,15 @@ def _read_responder(responder: _Table, names: _Names) -> ResponderConfig:
 
 
 def _read_faults(faults: _Table) -> Faults:
-    off = Faults()
-    return Faults(
-        down=faults.get("down", _Node.boolean, off.down),
-        delay=faults.optional("delay", _Node.duration),
-        http_status=faults.optional("http_status", _http_status),
-        content_type=faults.optional("content_type", _content_type),
-        body=faults.optional("body", _choice(BodyFault)),
-        status=faults.optional("status", lambda n: n.one_of(FAULT_STATUSES)),
-        answer=faults.optional("answer", lambda n: n.one_of(FAULT_ANSWERS)),
-        signature_corrupt=faults.get("signature", _word("corrupt"), off.signature_corrupt),
-        this_update=faults.optional("this_update", _Node.offset),
-        next_update=faults.optional("next_update", _Node.offset),
-        nonce=faults.optional("nonce", _choice(NonceFault)),
-        cert_id=faults.optional("cert_id", _choice(CertIdFault)),
-        critical_extension=faults.get("critical_extension", _Node.boolean, off.critical_extension),
-        responder_id_wrong=faults.get("responder_id", _word("wrong"), off.responder_id_wrong),
-    )
+    """A table of faults, each read by its row of the fault table (as the admin API reads it)."""
+    values: dict[str, Any] = {}  # each value is its row's field type
+    for name, node in faults.nodes():
+        row = fault_key(name)  # the keys were checked against the same table
+        try:
+            values[row.field] = row.read(node.value)
+        except FaultValueError as exc:
+            node.fail(exc.expected)
+    return Faults(**values)
 
 
 def _read_client(client: _Table, names: _Names) -> ClientSettings:

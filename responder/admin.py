@@ -7,7 +7,11 @@ JSON API (``/~admin/…``):
                            signers, the active faults (no private key, ever)
 ``POST revoke``            ``{"name": …, "reason": …}`` (reason optional; RFC 5280 names)
 ``POST hold`` / ``release`` / ``forget``   ``{"name": …}``
-``PUT  faults``            ``{…}`` SCENARIOS.md ``[responder.faults]`` keys (replaces)
+``PUT  faults``            ``{…}`` SCENARIOS.md ``[responder.faults]`` keys (replaces),
+                           read by the scenario loader's table and duration grammar
+                           (responder.fault_table): ``"1.5s"``, ``"5s1d"``, a delay
+                           of ``"-5s"`` get 400 ``{"error": …, "key": "faults.delay"}``;
+                           ``null`` turns a fault off
 ``DELETE faults``          clears every fault
 ``GET  requests``          the last requests, decoded
 =========================  ==========================================================
@@ -38,8 +42,9 @@ from flask import (
 from pki.spec import REASONS
 from responder.app import ADMIN_PREFIX, LabResponder, lab_responder
 from responder.config import Faults
-from responder.faults import faults_from_json, faults_to_json
+from responder.fault_table import FaultValueError, describe_faults, faults_from_json, faults_to_json
 from responder.state import StateError
+from responder.timespec import format_duration
 
 __all__ = ["admin_blueprint"]
 
@@ -106,10 +111,11 @@ def _state(responder: LabResponder) -> dict[str, Any]:
         "responder": {
             "certs": config.certs.value,
             "responder_id": config.responder_id.value,
-            "next_update": str(config.next_update) if config.next_update else "none",
+            "next_update": format_duration(config.next_update) if config.next_update else "none",
             "not_found": config.not_found.value,
         },
         "faults": faults_to_json(responder.state.faults),
+        "misbehaviour": describe_faults(responder.state.faults),
         "database_version": responder.state.database.version,
         "cache": {"hits": responder.cache.hits, "misses": responder.cache.misses},
     }
@@ -213,8 +219,11 @@ def faults() -> Response:
     else:
         try:
             responder.state.set_faults(faults_from_json(_arguments()))
-        except (ValueError, TypeError) as exc:
-            abort(400, str(exc))
+        except FaultValueError as exc:
+            # What the scenario loader would say, as JSON: the key and what it takes.
+            answer = jsonify({"error": str(exc), "key": f"faults.{exc.key}"})
+            answer.status_code = 400
+            return answer
     return jsonify(faults_to_json(responder.state.faults))
 
 

@@ -1,10 +1,14 @@
 """The Flask application: ``create_app(...)``, the OCSP blueprint, the lean WSGI path.
 
-The HTTP layer only decodes, asks the source and encodes (Boulder's
-``responder.go``). Every error maps to the wire here, in one place:
+The HTTP layer only takes the request bytes, asks the source and encodes
+(Boulder's ``responder.go``). Every error maps to the wire here, in one
+place — :func:`serve_ocsp`, which all three entry points call (the lean WSGI
+path, the Flask view, the ASGI adapter of :mod:`responder.asgi`):
 
-* unreadable input (bad DER, bad base64, empty body) → ``malformedRequest``,
-  HTTP 200 with the unsigned OCSP body (RFC 6960 2.3);
+* an :class:`~responder.protocol.OCSPRequestError` from the sources →
+  its unsigned responseStatus, HTTP 200 (RFC 6960 2.3): unreadable input (bad
+  DER, bad base64, empty body) is ``malformedRequest``, a request the
+  responder will not answer ``unauthorized``;
 * a body over 64 KiB → HTTP 413, before anything is parsed;
 * an unexpected exception → ``internalError`` and a log line — never HTTP 500.
 
@@ -51,8 +55,10 @@ from responder.protocol import (
     MAX_REQUEST_BYTES,
     OCSP_RESPONSE_TYPE,
     MalformedRequest,
+    OCSPRequestError,
     Reply,
     decode_get_path,
+    error_reply,
     error_response,
 )
 from responder.requestlog import RequestLog, RequestLogEntry
@@ -118,6 +124,7 @@ class LabResponder:
             answer=reply.summary,
             latency_ms=latency_ms,
             cached=reply.cached,
+            nonce=reply.nonce_form.value if reply.nonce_form else None,
         )
 
 
@@ -394,7 +401,9 @@ def serve_ocsp(
 ) -> HttpAnswer:
     """Request bytes → faults, cache, database → response bytes, for any HTTP server.
 
-    The state is reloaded first if another process changed it, unless the
+    ``der`` empty stands for a request that could not even be taken from HTTP
+    (a GET path that is no base64): the source finds it unreadable. The state is
+    reloaded first if another process changed it, unless the
     caller has just done so (``refreshed``). Any exception becomes
     ``internalError`` and a log line, never HTTP 500.
     """
@@ -402,7 +411,10 @@ def serve_ocsp(
     try:
         if not refreshed:
             responder.state.refresh()
-        reply = responder.source.respond(der)
+        try:
+            reply = responder.source.respond(der)
+        except OCSPRequestError as error:  # the one place a request error meets the wire
+            reply = error_reply(error)
         status, headers, body = encode_reply(reply, method, if_none_match, responder.clock())
         responder.record(client, method, reply, started)
     except Exception:

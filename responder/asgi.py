@@ -63,9 +63,9 @@ class AsgiResponder:
         headers = _headers(scope)
         method = scope["method"]
         length = headers.get("content-length")
-        if length is not None and not (
-            length.isascii() and length.isdigit() and int(length) <= MAX_REQUEST_BYTES
-        ):
+        # ASCII digits only (RFC 9110 8.6): str.isdigit() also takes "¹", which int() refuses.
+        valid = length is None or (length.isascii() and length.isdigit())
+        if not valid or (length is not None and int(length) > MAX_REQUEST_BYTES):
             await _too_large(send)  # before a byte of the body is read
             return
         body = await _body(receive)

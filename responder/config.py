@@ -9,11 +9,12 @@ the protocol code.
 from __future__ import annotations
 
 import datetime as dt
-import re
 from collections.abc import Mapping
 from dataclasses import dataclass, field
 from enum import StrEnum
 from functools import cached_property
+
+from cryptography.x509.ocsp import OCSPResponseStatus
 
 __all__ = [
     "BodyFault",
@@ -22,6 +23,7 @@ __all__ = [
     "Faults",
     "NonceFault",
     "NotFound",
+    "RawNonceFault",
     "ResponderConfig",
     "ResponderIdKind",
 ]
@@ -69,26 +71,26 @@ class CertIdFault(StrEnum):
     SHA1 = "sha1"
 
 
-#: responseStatus names of RFC 6960 4.2.1 that a fault may force (not successful).
-FAULT_STATUSES = ("malformedRequest", "internalError", "tryLater", "sigRequired", "unauthorized")
-#: certStatus values a fault may force.
-FAULT_ANSWERS = ("good", "revoked", "unknown")
-#: What a ``content_type`` fault may be: an HTTP field value of visible ASCII and
-#: spaces (RFC 9110 5.5, without obs-text) — no CR/LF to split the header with.
-HEADER_VALUE = re.compile(r"[\x20-\x7e]+")
+class RawNonceFault(StrEnum):
+    """What becomes of a nonce sent raw (extnValue the nonce itself, no OCTET STRING)."""
+
+    REFUSE = "refuse"  # malformedRequest, as strict RFC 6960 4.4.1 / RFC 9654 responders do
 
 
 @dataclass(frozen=True)
 class Faults:
-    """``[responder.faults]``: each off (None/False) by default."""
+    """``[responder.faults]``: each off (None/False) by default.
+
+    The keys, values and words of each field are in :mod:`responder.fault_table`.
+    """
 
     down: bool = False
     delay: dt.timedelta | None = None
     http_status: int | None = None
     content_type: str | None = None
     body: BodyFault | None = None
-    status: str | None = None  # one of FAULT_STATUSES
-    answer: str | None = None  # one of FAULT_ANSWERS
+    status: OCSPResponseStatus | None = None  # never SUCCESSFUL
+    answer: str | None = None  # a responder.signing.CertStatus value
     signature_corrupt: bool = False  # signature = "corrupt"
     this_update: dt.timedelta | None = None  # offset from now
     next_update: dt.timedelta | None = None  # offset from now
@@ -96,6 +98,7 @@ class Faults:
     cert_id: CertIdFault | None = None
     critical_extension: bool = False
     responder_id_wrong: bool = False  # responder_id = "wrong"
+    raw_nonce: RawNonceFault | None = None
 
     @cached_property
     def any(self) -> bool:

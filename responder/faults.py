@@ -8,63 +8,55 @@ status, the content type, or the timing. ``down`` is the one fault no reply
 can express: the servers honour it (:mod:`responder.server` closes its
 listening socket; under gunicorn, whose workers keep listening, each request's
 connection is closed without a byte of answer — :mod:`responder.asgi` — or reset
-under the threaded worker). Faults are read
-from a callable on every request, so they change at run time.
+under the threaded worker). Faults are read from a callable on every request,
+so they change at run time. A fault that refuses the request (``raw_nonce``)
+raises, as a source does, and the HTTP layer answers for it.
 
-Also here: faults to and from JSON (the admin API and the state file speak
-SCENARIOS.md's keys and duration syntax).
+The keys and values of the faults, and what each imitates, are the table of
+:mod:`responder.fault_table`.
 """
 
 from __future__ import annotations
 
-import dataclasses
 import datetime as dt
 import hashlib
-import re
 import time
-from collections.abc import Callable, Mapping
+from collections.abc import Callable
 from dataclasses import replace
-from typing import Any
 
 from asn1crypto import core
 from asn1crypto import ocsp as asn1_ocsp
 from asn1crypto import x509 as asn1_x509
 from cryptography.x509.ocsp import OCSPResponseStatus
 
-from pki.certid import issuer_key_hash, issuer_name_hash
+from pki.certid import CertID
 from responder.clock import Clock, ocsp_time
 from responder.config import (
-    FAULT_ANSWERS,
-    FAULT_STATUSES,
-    HEADER_VALUE,
     BodyFault,
     CertIdFault,
     Faults,
     NonceFault,
+    RawNonceFault,
     ResponderIdKind,
 )
-from responder.protocol import STATUS_BY_NAME, CertID, Reply, error_response
-from responder.signing import (
-    CertStatus,
-    Extension,
-    SingleAnswer,
-    sign,
+from responder.protocol import (
+    MalformedRequest,
+    NonceForm,
+    Reply,
+    decode_request,
+    error_response,
 )
+from responder.signing import CertStatus, Extension, SingleAnswer
 from responder.source import Source
 
-__all__ = [
-    "CRITICAL_EXTENSION_OID",
-    "GARBAGE_BODY",
-    "FaultSource",
-    "faults_from_json",
-    "faults_to_json",
-    "format_duration",
-    "parse_duration",
-]
+__all__ = ["CRITICAL_EXTENSION_OID", "GARBAGE_BODY", "FaultSource"]
 
-#: ``critical_extension = true``: an OID under the UUID arc (ITU-T X.667), so it is
-#: unknown to every client by construction.
-CRITICAL_EXTENSION_OID = "2.25.329800735698586629295641978511506172918"
+#: ``critical_extension = true``: an OID under IANA's Private Enterprise Number 32473,
+#: reserved for documentation (RFC 5612), so no product knows it. Every arc fits in
+#: 32 bits: GnuTLS cannot parse arcs of 2^64 or more (a UUID arc, 2.25.<128 bits>,
+#: made the whole response unreadable there, so a product that ignores unknown
+#: critical extensions looked as if it refused them).
+CRITICAL_EXTENSION_OID = "1.3.6.1.4.1.32473.6960.1"
 #: ``body = "garbage"``: bytes that are no DER at all (0x3C is not a SEQUENCE tag).
 GARBAGE_BODY = b"<html><body>502 Proxy Error: this is not an OCSP response</body></html>\n"
 #: ``responder_id = "wrong"``: a key hash and a name that no lab certificate has.
@@ -94,8 +86,10 @@ class FaultSource:
             # "that HTTP status, no OCSP body"
             return Reply(body=b"", http_status=faults.http_status, content_type="text/plain")
         if faults.status is not None:
-            reply = error_response(STATUS_BY_NAME[faults.status])
+            reply = error_response(faults.status)
         else:
+            if faults.raw_nonce is RawNonceFault.REFUSE:
+                _refuse_raw_nonce(der)
             reply = self._content(self.inner.respond(der), faults)
         reply = self._bytes(reply, faults)
         if faults.content_type is not None:
@@ -121,7 +115,9 @@ class FaultSource:
         elif faults.nonce is NonceFault.WRONG:
             # RFC 8954 2.1 says echo the same value; answer another of the same length.
             asked = draft.nonce or bytes(32)
-            bent = bent.with_nonce(bytes(b ^ 0xFF for b in asked))
+            bent = bent.with_nonce(
+                bytes(b ^ 0xFF for b in asked), draft.nonce_form or NonceForm.WRAPPED
+            )
         if faults.critical_extension:
             value = core.OctetString(b"ocsp-lab: unknown critical extension").dump()
             bent = replace(
@@ -136,7 +132,7 @@ class FaultSource:
             bent = replace(bent, responder_id_override=wrong)
         if bent is draft:
             return reply
-        return replace(reply, body=sign(bent, signer), draft=bent, cached=False)
+        return replace(reply, body=signer.sign(bent), draft=bent, cached=False)
 
     # ---- byte faults ------------------------------------------------------------------
 
@@ -151,6 +147,18 @@ class FaultSource:
         elif faults.body is BodyFault.TRUNCATED:
             body = body[: len(body) // 2]
         return replace(reply, body=body) if body is not reply.body else reply
+
+
+def _refuse_raw_nonce(der: bytes) -> None:
+    """``raw_nonce = "refuse"``: a strict reading of RFC 6960 4.4.1 / RFC 9654 2.1.
+
+    Such a responder reads extnValue as the Nonce OCTET STRING and finds none,
+    so the request is unreadable: malformedRequest. Decoded again here, only
+    while the fault is on, to see the form before anything is looked up.
+    """
+    query = decode_request(der)
+    if query.nonce_form is NonceForm.RAW:
+        raise MalformedRequest("a raw nonce (raw_nonce = refuse)", query=query)
 
 
 def _forced(single: SingleAnswer, answer: str) -> SingleAnswer:
@@ -181,14 +189,7 @@ def _cert_id(single: SingleAnswer, fault: CertIdFault) -> SingleAnswer:
         digest = hashlib.new(cert_id.hash_algorithm, b"ocsp-lab: no such issuer").digest()
         cert_id = replace(cert_id, issuer_name_hash=digest, issuer_key_hash=digest)
     elif single.issuer is not None:  # another hash than asked: recompute for the same CA
-        algorithm = fault.value
-        issuer = single.issuer.certificate
-        cert_id = CertID(
-            algorithm,
-            issuer_name_hash(issuer, algorithm),
-            issuer_key_hash(issuer, algorithm),
-            cert_id.serial,
-        )
+        cert_id = CertID.for_serial(cert_id.serial, single.issuer.certificate, fault.value)
     return replace(single, cert_id=cert_id)
 
 
@@ -205,112 +206,3 @@ def _corrupt_signature(body: bytes) -> bytes:
         }
     )
     return bytes(rebuilt.dump(force=True))
-
-
-# ---- JSON, in SCENARIOS.md's vocabulary ----------------------------------------------------
-
-_UNITS = {"ms": 0.001, "s": 1, "m": 60, "h": 3600, "d": 86400}
-_DURATION = re.compile(r"(\d+(?:\.\d+)?)(ms|s|m|h|d)")
-
-
-def parse_duration(text: str | int | float) -> dt.timedelta:
-    """``"5s"``, ``"-1h"``, ``"1d12h"``, ``"500ms"``, ``"0"`` or a number of seconds."""
-    if isinstance(text, bool):
-        raise TypeError("a duration must be a string like '5s' or a number of seconds")
-    if isinstance(text, int | float):
-        return dt.timedelta(seconds=text)
-    value = text.strip()
-    sign = -1 if value.startswith("-") else 1
-    body = value.lstrip("+-")
-    if body == "0":
-        return dt.timedelta(0)
-    parts = _DURATION.findall(body)
-    if not parts or "".join(n + u for n, u in parts) != body:
-        raise ValueError(f"duration {text!r}: expected like '5s', '-1h', '1d12h' or '500ms'")
-    return dt.timedelta(seconds=sign * sum(float(n) * _UNITS[u] for n, u in parts))
-
-
-def format_duration(delta: dt.timedelta) -> str:
-    """The inverse of :func:`parse_duration` (``"-1h"``, ``"90s"``, ``"500ms"``)."""
-    seconds = delta.total_seconds()
-    sign = "-" if seconds < 0 else ""
-    seconds = abs(seconds)
-    for unit in ("d", "h", "m", "s"):
-        if seconds >= _UNITS[unit] and seconds % _UNITS[unit] == 0:
-            return f"{sign}{int(seconds // _UNITS[unit])}{unit}"
-    return f"{sign}{round(seconds * 1000)}ms" if seconds else "0"
-
-
-_ENUMS: dict[str, Any] = {"body": BodyFault, "nonce": NonceFault, "cert_id": CertIdFault}
-_DURATIONS = ("delay", "this_update", "next_update")
-
-
-def faults_from_json(doc: Mapping[str, Any]) -> Faults:
-    """SCENARIOS.md ``[responder.faults]`` keys → :class:`Faults`; bad keys raise ValueError."""
-    values: dict[str, Any] = {}
-    for key, raw in doc.items():
-        if raw is None or raw is False:
-            continue
-        if key == "signature":
-            if raw != "corrupt":
-                raise ValueError(f"faults.signature: expected 'corrupt', found {raw!r}")
-            values["signature_corrupt"] = True
-        elif key == "responder_id":
-            if raw != "wrong":
-                raise ValueError(f"faults.responder_id: expected 'wrong', found {raw!r}")
-            values["responder_id_wrong"] = True
-        elif key in ("down", "critical_extension"):
-            if raw is not True:
-                raise ValueError(f"faults.{key}: expected true or false, found {raw!r}")
-            values[key] = True
-        elif key in _DURATIONS:
-            values[key] = parse_duration(raw)
-        elif key == "http_status":
-            if not isinstance(raw, int) or isinstance(raw, bool) or not 100 <= raw <= 599:
-                raise ValueError(f"faults.http_status: expected an HTTP status, found {raw!r}")
-            values[key] = raw
-        elif key == "content_type":
-            if not isinstance(raw, str) or not HEADER_VALUE.fullmatch(raw):
-                raise ValueError(
-                    f"faults.content_type: expected a media type (printable ASCII), found {raw!r}"
-                )
-            values[key] = raw
-        elif key == "status":
-            if raw not in FAULT_STATUSES:
-                raise ValueError(f"faults.status: expected one of {FAULT_STATUSES}, found {raw!r}")
-            values[key] = raw
-        elif key == "answer":
-            if raw not in FAULT_ANSWERS:
-                raise ValueError(f"faults.answer: expected one of {FAULT_ANSWERS}, found {raw!r}")
-            values[key] = raw
-        elif key in _ENUMS:
-            try:
-                values[key] = _ENUMS[key](raw)
-            except ValueError:
-                choices = [e.value for e in _ENUMS[key]]
-                raise ValueError(
-                    f"faults.{key}: expected one of {choices}, found {raw!r}"
-                ) from None
-        else:
-            raise ValueError(f"faults.{key}: not a fault of SCENARIOS.md")
-    return Faults(**values)
-
-
-def faults_to_json(faults: Faults) -> dict[str, Any]:
-    """Only the active faults, with SCENARIOS.md's keys and values."""
-    out: dict[str, Any] = {}
-    for item in dataclasses.fields(faults):
-        value = getattr(faults, item.name)
-        if value is None or value is False:
-            continue
-        if item.name == "signature_corrupt":
-            out["signature"] = "corrupt"
-        elif item.name == "responder_id_wrong":
-            out["responder_id"] = "wrong"
-        elif isinstance(value, dt.timedelta):
-            out[item.name] = format_duration(value)
-        elif hasattr(value, "value"):
-            out[item.name] = value.value
-        else:
-            out[item.name] = value
-    return out

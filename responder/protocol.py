@@ -1,8 +1,12 @@
-"""OCSP on the wire: decoding requests, unsigned error responses, the reply value.
+"""OCSP on the wire: decoding requests, the request errors, unsigned error responses, replies.
 
-Everything unreadable raises :class:`MalformedRequest`; the HTTP layer turns
-it into an unsigned ``malformedRequest`` response (RFC 6960 4.2.1), never an
-HTTP error. DER structures are read with asn1crypto, never by hand.
+Everything unreadable raises :class:`MalformedRequest`, a request the
+responder will not answer :class:`Unauthorized`; both are
+:class:`OCSPRequestError`, whose ``status`` is the responseStatus it becomes.
+The HTTP layer turns them into the unsigned response (RFC 6960 2.3, 4.2.1) in
+one place (:func:`responder.app.serve_ocsp` through :func:`error_reply`),
+never an HTTP error. DER structures are read with asn1crypto and
+cryptography, never by hand.
 """
 
 from __future__ import annotations
@@ -10,7 +14,8 @@ from __future__ import annotations
 import base64
 import binascii
 from dataclasses import dataclass, field
-from typing import TYPE_CHECKING, Any
+from enum import StrEnum
+from typing import TYPE_CHECKING, Any, ClassVar
 from urllib.parse import unquote
 
 from asn1crypto import core
@@ -18,7 +23,9 @@ from asn1crypto import ocsp as asn1_ocsp
 from cryptography import x509
 from cryptography.x509 import ocsp as x509_ocsp
 from cryptography.x509.ocsp import OCSPResponseStatus
+from cryptography.x509.oid import OCSPExtensionOID
 
+from pki.certid import CertID
 from responder.der import octet_string
 
 if TYPE_CHECKING:
@@ -29,15 +36,22 @@ __all__ = [
     "MAX_REQUEST_BYTES",
     "OCSP_REQUEST_TYPE",
     "OCSP_RESPONSE_TYPE",
-    "CertID",
+    "STATUS_BY_NAME",
     "MalformedRequest",
+    "NonceForm",
     "OCSPQuery",
+    "OCSPRequestError",
     "Reply",
+    "Unauthorized",
     "decode_any_request",
     "decode_get_path",
     "decode_request",
     "decode_single_request",
+    "error_reply",
     "error_response",
+    "plain_extension",
+    "read_nonce",
+    "status_name",
 ]
 
 OCSP_REQUEST_TYPE = "application/ocsp-request"  # RFC 6960 Appendix C.1
@@ -49,39 +63,42 @@ MAX_CERT_IDS = 100
 # RFC 8954 2.1: a nonce of 0 or more than 32 octets MUST be rejected with malformedRequest.
 _NONCE_MIN, _NONCE_MAX = 1, 32
 
-_NONCE_OID = "1.3.6.1.5.5.7.48.1.2"
+_NONCE_OID = OCSPExtensionOID.NONCE.dotted_string
 # Request extensions we understand; any other *critical* one makes the request unreadable.
 _KNOWN_REQUEST_EXTENSIONS = {
     _NONCE_OID,
-    "1.3.6.1.5.5.7.48.1.4",  # acceptable responses (RFC 6960 4.4.3): we only make basic
+    OCSPExtensionOID.ACCEPTABLE_RESPONSES.dotted_string,  # RFC 6960 4.4.3: we make basic
     "1.3.6.1.5.5.7.48.1.8",  # preferred signature algorithms (RFC 6960 4.4.7)
     "1.3.6.1.5.5.7.48.1.7",  # service locator (RFC 6960 4.4.6)
 }
 
 
-class MalformedRequest(ValueError):
-    """The request cannot be read: the answer is ``malformedRequest`` (RFC 6960 2.3)."""
+class NonceForm(StrEnum):
+    """How a request's nonce sat in its extension's extnValue (RFC 6960 4.4.1)."""
+
+    #: Nonce ::= OCTET STRING inside extnValue, as RFC 9654 2.1 (and RFC 8954) spell out.
+    WRAPPED = "wrapped"
+    #: extnValue holds the nonce bytes themselves: RFC 2560 left it open, and older
+    #: clients and Bouncy Castle's legacy mode send it so. OpenSSL-based responders
+    #: answer it, echoing it the same way; so does the lab (the ``raw_nonce`` fault refuses).
+    RAW = "raw"
 
 
-@dataclass(frozen=True)
-class CertID:
-    """RFC 6960 4.1.1 CertID, with the hash algorithm by asn1crypto name (``sha1`` …)."""
+def read_nonce(extn_value: bytes) -> tuple[bytes, NonceForm]:
+    """The nonce in a nonce extension's extnValue contents, and its form.
 
-    hash_algorithm: str
-    issuer_name_hash: bytes
-    issuer_key_hash: bytes
-    serial: int
-
-    def to_asn1(self) -> asn1_ocsp.CertId:
-        """This CertID as an asn1crypto value (hash parameters NULL, as OpenSSL sends)."""
-        return asn1_ocsp.CertId(
-            {
-                "hash_algorithm": {"algorithm": self.hash_algorithm, "parameters": core.Null()},
-                "issuer_name_hash": self.issuer_name_hash,
-                "issuer_key_hash": self.issuer_key_hash,
-                "serial_number": self.serial,
-            }
-        )
+    OpenSSL's rule (and cryptography's): extnValue that is exactly one DER
+    OCTET STRING is the wrapped form; anything else is the nonce itself. A
+    BER encoding (constructed, long-form length) is not DER, so it is raw.
+    """
+    try:
+        parsed = core.OctetString.load(extn_value, strict=True)
+        inner = bytes(parsed.native)
+    except (ValueError, TypeError):
+        return extn_value, NonceForm.RAW
+    if octet_string(inner) != extn_value:
+        return extn_value, NonceForm.RAW
+    return inner, NonceForm.WRAPPED
 
 
 @dataclass(frozen=True)
@@ -91,10 +108,36 @@ class OCSPQuery:
     der: bytes
     cert_ids: tuple[CertID, ...]
     nonce: bytes | None = None  # the nonce octets (RFC 8954), not the extension value
+    nonce_form: NonceForm | None = None  # None exactly when there is no nonce
 
     @property
     def serials(self) -> list[int]:
         return [c.serial for c in self.cert_ids]
+
+
+class OCSPRequestError(ValueError):
+    """A request answered with an unsuccessful responseStatus (RFC 6960 2.3): ``status``.
+
+    ``query`` is the decoded request when it was readable, for the request log.
+    """
+
+    status: ClassVar[OCSPResponseStatus]
+
+    def __init__(self, message: str, *, query: OCSPQuery | None = None) -> None:
+        super().__init__(message)
+        self.query = query
+
+
+class MalformedRequest(OCSPRequestError):
+    """The request cannot be read (or is refused as unreadable): ``malformedRequest``."""
+
+    status = OCSPResponseStatus.MALFORMED_REQUEST
+
+
+class Unauthorized(OCSPRequestError):
+    """The responder will not answer for these certificates: ``unauthorized``."""
+
+    status = OCSPResponseStatus.UNAUTHORIZED
 
 
 @dataclass
@@ -118,6 +161,7 @@ class Reply:
     drop: bool = False
     cached: bool = False
     serials: tuple[int, ...] = ()
+    nonce_form: NonceForm | None = None  # of the request answered, for the request log
     headers: dict[str, str] = field(default_factory=dict)
 
     @property
@@ -131,20 +175,22 @@ class Reply:
         if self.http_status != 200:
             return f"http-{self.http_status}"
         if self.draft is None:
-            return _STATUS_NAMES[self.status]
+            return status_name(self.status)
         return ",".join(single.status.value for single in self.draft.singles)
 
 
-_STATUS_NAMES = {
-    OCSPResponseStatus.SUCCESSFUL: "successful",
-    OCSPResponseStatus.MALFORMED_REQUEST: "malformedRequest",
-    OCSPResponseStatus.INTERNAL_ERROR: "internalError",
-    OCSPResponseStatus.TRY_LATER: "tryLater",
-    OCSPResponseStatus.SIG_REQUIRED: "sigRequired",
-    OCSPResponseStatus.UNAUTHORIZED: "unauthorized",
-}
-#: RFC 6960 4.2.1 responseStatus by its ASN.1 name (as SCENARIOS.md spells it).
-STATUS_BY_NAME = {name: status for status, name in _STATUS_NAMES.items()}
+def status_name(status: OCSPResponseStatus) -> str:
+    """The RFC 6960 4.2.1 ASN.1 name of ``status`` (``tryLater``), as SCENARIOS.md spells it.
+
+    cryptography's enum carries the RFC's values; its member names are the
+    ASN.1 names in upper snake case (TRY_LATER), so the name is derived, not tabled.
+    """
+    first, *rest = status.name.lower().split("_")
+    return first + "".join(word.capitalize() for word in rest)
+
+
+#: RFC 6960 4.2.1 responseStatus by its ASN.1 name.
+STATUS_BY_NAME = {status_name(status): status for status in OCSPResponseStatus}
 
 
 def _encode_error(status: OCSPResponseStatus) -> bytes:
@@ -153,7 +199,7 @@ def _encode_error(status: OCSPResponseStatus) -> bytes:
 
 # RFC 6960 4.2.1: an unsuccessful response carries the status alone, unsigned.
 _ERROR_RESPONSES = {
-    s: _encode_error(s) for s in _STATUS_NAMES if s is not OCSPResponseStatus.SUCCESSFUL
+    s: _encode_error(s) for s in OCSPResponseStatus if s is not OCSPResponseStatus.SUCCESSFUL
 }
 
 
@@ -164,33 +210,59 @@ def error_response(status: OCSPResponseStatus) -> Reply:
     return Reply(body=_ERROR_RESPONSES[status], status=status)
 
 
+def error_reply(error: OCSPRequestError) -> Reply:
+    """The wire form of a request error: its unsigned responseStatus, and what the log needs."""
+    reply = error_response(error.status)
+    if error.query is not None:
+        reply.serials = tuple(error.query.serials)
+        reply.nonce_form = error.query.nonce_form
+    return reply
+
+
 def _cert_id(value: Any) -> CertID:
-    algorithm = value["hash_algorithm"]["algorithm"].native
-    serial = value["serial_number"].native
-    if not isinstance(serial, int):
-        raise MalformedRequest("CertID serialNumber is not an INTEGER")
-    return CertID(
-        hash_algorithm=str(algorithm),
-        issuer_name_hash=bytes(value["issuer_name_hash"].native),
-        issuer_key_hash=bytes(value["issuer_key_hash"].native),
-        serial=serial,
-    )
+    try:
+        return CertID.from_asn1(value)
+    except ValueError as exc:
+        raise MalformedRequest(str(exc)) from None
 
 
-def _nonce(extensions: Any) -> bytes | None:
+class _Extension(core.Sequence):  # type: ignore[misc]  # asn1crypto has no types
+    """RFC 5280 4.1 Extension with extnValue as plain octets.
+
+    asn1crypto's TBSRequestExtension parses a nonce's extnValue as an OCTET
+    STRING on access, so a raw nonce would read as a broken request.
+    """
+
+    _fields = [  # noqa: RUF012 -- asn1crypto's declaration style
+        ("extn_id", core.ObjectIdentifier),
+        ("critical", core.Boolean, {"default": False}),
+        ("extn_value", core.OctetString),
+    ]
+
+
+def plain_extension(extension: Any) -> tuple[str, bool, bytes]:
+    """An asn1crypto Extension as (extnID, critical, extnValue contents), nothing parsed.
+
+    For request and response extensions alike: a raw nonce stays readable.
+    """
+    plain = _Extension.load(extension.dump(), strict=True)
+    return plain["extn_id"].dotted, bool(plain["critical"].native), plain["extn_value"].contents
+
+
+def _nonce(extensions: Any) -> tuple[bytes, NonceForm] | None:
     nonce = None
-    for extension in extensions:
+    for item in extensions:
+        extension = _Extension.load(item.dump(), strict=True)
         oid = extension["extn_id"].dotted
         if oid == _NONCE_OID:
             if nonce is not None:
                 raise MalformedRequest("two nonce extensions")  # RFC 5280 4.2: once each
-            # RFC 8954 2.1: Nonce ::= OCTET STRING (SIZE(1..32)), inside extnValue.
-            inner = extension["extn_value"].contents
-            parsed = core.OctetString.load(inner, strict=True)
-            nonce = bytes(parsed.native)
-            if not _NONCE_MIN <= len(nonce) <= _NONCE_MAX:
+            # RFC 9654 2.1 / RFC 8954 2.1: Nonce ::= OCTET STRING (SIZE(1..32)) inside
+            # extnValue; a raw one (the bytes themselves) is answered too: see NonceForm.
+            nonce = read_nonce(extension["extn_value"].contents)
+            if not _NONCE_MIN <= len(nonce[0]) <= _NONCE_MAX:
                 raise MalformedRequest(
-                    f"nonce of {len(nonce)} octets: RFC 8954 allows {_NONCE_MIN} to {_NONCE_MAX}"
+                    f"nonce of {len(nonce[0])} octets: RFC 8954 allows {_NONCE_MIN} to {_NONCE_MAX}"
                 )
         elif extension["critical"].native and oid not in _KNOWN_REQUEST_EXTENSIONS:
             raise MalformedRequest(f"unknown critical request extension {oid}")
@@ -230,7 +302,7 @@ def decode_single_request(der: bytes) -> OCSPQuery | None:
         algorithm = request.hash_algorithm.name
         if algorithm not in _SINGLE_HASHES:
             return None
-        nonce = None
+        nonce = form = None
         for extension in request.extensions:  # duplicates raise: decode_any_request says so
             if isinstance(extension.value, x509.OCSPNonce):
                 nonce = extension.value.nonce
@@ -238,36 +310,36 @@ def decode_single_request(der: bytes) -> OCSPQuery | None:
                 _KNOWN_REQUEST_EXTENSIONS
             ):
                 return None
-        if nonce is not None and not (
-            len(request.extensions) == 1 and _nonce_wrapped_once(der, nonce)
-        ):
-            return None
-        cert_id = CertID(
-            hash_algorithm=algorithm,
-            issuer_name_hash=request.issuer_name_hash,
-            issuer_key_hash=request.issuer_key_hash,
-            serial=request.serial_number,
-        )
+        if nonce is not None:
+            form = _nonce_form_at_end(der, nonce) if len(request.extensions) == 1 else None
+            if form is None:
+                return None
+        cert_id = CertID.from_cryptography(request)
     except Exception:  # whatever it cannot read, asn1crypto reads or refuses
         return None
-    return OCSPQuery(der=der, cert_ids=(cert_id,), nonce=nonce)
+    return OCSPQuery(der=der, cert_ids=(cert_id,), nonce=nonce, nonce_form=form)
 
 
-def _nonce_wrapped_once(der: bytes, nonce: bytes) -> bool:
-    """True if ``der`` ends with a nonce extension's extnValue, the nonce wrapped once.
+def _nonce_form_at_end(der: bytes, nonce: bytes) -> NonceForm | None:
+    """How ``nonce`` sits in the extnValue that ends ``der``; None: not provably so.
 
-    cryptography, like OpenSSL, takes an extnValue that is not an OCTET STRING as
-    the raw nonce (an old client bug); RFC 8954 2.1 wants Nonce ::= OCTET STRING
-    inside extnValue and :func:`decode_any_request` refuses the raw form. When the
+    cryptography, like OpenSSL, unwraps an extnValue that is one OCTET STRING
+    and takes any other as the raw nonce, without saying which it did. When the
     nonce is the only extension and ends the request (no signature: what OpenSSL
-    and browsers send), the two forms differ in the last bytes — the two octets
-    before a raw extnValue end the extnID or critical, never an OCTET STRING
-    header — so the caller takes the request only if it ends in the wrapped
-    form; anything else is for the general reader.
+    and browsers send), the last bytes tell: the wrapped form ends in the nonce
+    wrapped twice (extnValue around Nonce), the raw form in the nonce wrapped
+    once — the two octets before a raw extnValue end the extnID or critical,
+    never an OCTET STRING header, so the two cannot be confused. Anything
+    else, or a length RFC 8954 refuses, is for the general reader.
     """
     if not _NONCE_MIN <= len(nonce) <= _NONCE_MAX:
-        return False
-    return der.endswith(octet_string(octet_string(nonce)))
+        return None
+    once = octet_string(nonce)
+    if der.endswith(octet_string(once)):
+        return NonceForm.WRAPPED
+    if der.endswith(once) and read_nonce(nonce)[1] is NonceForm.RAW:
+        return NonceForm.RAW
+    return None
 
 
 def decode_any_request(der: bytes) -> OCSPQuery:
@@ -291,7 +363,9 @@ def decode_any_request(der: bytes) -> OCSPQuery:
         raise
     except Exception as exc:  # asn1crypto raises ValueError, TypeError, KeyError, ...
         raise MalformedRequest(f"not a DER OCSPRequest ({type(exc).__name__}: {exc})") from None
-    return OCSPQuery(der=der, cert_ids=tuple(cert_ids), nonce=nonce)
+    if nonce is None:
+        return OCSPQuery(der=der, cert_ids=tuple(cert_ids))
+    return OCSPQuery(der=der, cert_ids=tuple(cert_ids), nonce=nonce[0], nonce_form=nonce[1])
 
 
 def decode_get_path(path: str) -> bytes:

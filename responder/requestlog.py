@@ -36,6 +36,8 @@ class RequestLogEntry:
     answer: str  # good,revoked / malformedRequest / http-500 / ...
     latency_ms: float
     cached: bool
+    #: how the request's nonce came ("wrapped", "raw"; None: no nonce or unreadable)
+    nonce: str | None = None
 
     def to_json(self) -> dict[str, Any]:
         """JSON-ready form."""
@@ -58,11 +60,16 @@ class RequestLogEntry:
         )
 
     def line(self) -> str:
-        """The one-line log form: client, method, serials, answer, latency."""
+        """The one-line log form: client, method, serials, answer, latency.
+
+        ``nonce=raw`` follows the answer when the nonce came raw (not an OCTET
+        STRING): the usual form goes unsaid, the unusual one is what to look for.
+        """
         serials = ",".join(self.serials) or "-"
         hit = " (pre-signed)" if self.cached else ""
+        nonce = " nonce=raw" if self.nonce == "raw" else ""
         return (
-            f"{self.client} {self.method} serials={serials} answer={self.answer}{hit} "
+            f"{self.client} {self.method} serials={serials} answer={self.answer}{hit}{nonce} "
             f"{self.latency_ms:.2f}ms"
         )
 

@@ -69,11 +69,6 @@ class InProcessServer:
         """``http://host:port/`` — the responder's URL."""
         return f"http://{self.host}:{self._port}/"
 
-    @property
-    def listening(self) -> bool:
-        """True while the socket accepts connections (False when ``down``)."""
-        return self._server is not None
-
     def start(self) -> InProcessServer:
         """Bind and serve on a background thread (unless the ``down`` fault is on)."""
         with self._lock:

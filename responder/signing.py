@@ -22,13 +22,15 @@ from asn1crypto import ocsp as asn1_ocsp
 from asn1crypto import x509 as asn1_x509
 from cryptography.hazmat.primitives import hashes, serialization
 from cryptography.hazmat.primitives.asymmetric import ec, ed25519, padding, rsa
+from cryptography.x509.oid import OCSPExtensionOID
 
 from pki import IssuedCert
 from pki.builder import signature_hash
+from pki.certid import CertID
 from pki.spec import REASONS
 from responder.config import CertsIncluded, ResponderIdKind
-from responder.der import bit_string, explicit, octet_string, sequence
-from responder.protocol import CertID
+from responder.der import DerWriter, octet_string
+from responder.protocol import NonceForm, read_nonce
 
 __all__ = [
     "CertStatus",
@@ -38,10 +40,9 @@ __all__ = [
     "SingleAnswer",
     "nonce_extension",
     "responder_key_hash",
-    "sign",
 ]
 
-NONCE_OID = "1.3.6.1.5.5.7.48.1.2"  # RFC 8954 / RFC 6960 4.4.1
+NONCE_OID = OCSPExtensionOID.NONCE.dotted_string  # RFC 6960 4.4.1 / RFC 9654
 EXTENDED_REVOKE_OID = "1.3.6.1.5.5.7.48.1.9"  # RFC 6960 4.4.8
 
 
@@ -99,9 +100,19 @@ class ResponseDraft:
     @property
     def nonce(self) -> bytes | None:
         """The nonce octets echoed, if any."""
+        echoed = self._nonce()
+        return echoed[0] if echoed else None
+
+    @property
+    def nonce_form(self) -> NonceForm | None:
+        """How the nonce is echoed (as the request sent it), if one is."""
+        echoed = self._nonce()
+        return echoed[1] if echoed else None
+
+    def _nonce(self) -> tuple[bytes, NonceForm] | None:
         for extension in self.extensions:
             if extension.oid == NONCE_OID:
-                return bytes(core.OctetString.load(extension.value).native)
+                return read_nonce(extension.value)  # the request's rule: same answer
         return None
 
     def without_nonce(self) -> ResponseDraft:
@@ -112,18 +123,23 @@ class ResponseDraft:
             self.responder_id_override,
         )  # fmt: skip
 
-    def with_nonce(self, nonce: bytes) -> ResponseDraft:
+    def with_nonce(self, nonce: bytes, form: NonceForm = NonceForm.WRAPPED) -> ResponseDraft:
         """This draft echoing ``nonce`` (RFC 8954 2.1: same value as the request's)."""
         kept = self.without_nonce().extensions
         return ResponseDraft(
             self.produced_at, self.singles, self.responder_id, self.certs,
-            (*kept, nonce_extension(nonce)), self.responder_id_override,
+            (*kept, nonce_extension(nonce, form)), self.responder_id_override,
         )  # fmt: skip
 
 
-def nonce_extension(nonce: bytes) -> Extension:
-    """The response's nonce extension: RFC 8954 2.1, the request's Nonce, an OCTET STRING."""
-    return Extension(NONCE_OID, octet_string(nonce))
+def nonce_extension(nonce: bytes, form: NonceForm = NonceForm.WRAPPED) -> Extension:
+    """The response's nonce extension, in the form the request used.
+
+    RFC 9654 2.1 / RFC 8954 2.1: extnValue holds the Nonce, an OCTET STRING.
+    A raw nonce (:class:`~responder.protocol.NonceForm`) is echoed raw, as
+    OpenSSL-based responders do: a client that sent it so compares the bytes.
+    """
+    return Extension(NONCE_OID, octet_string(nonce) if form is NonceForm.WRAPPED else nonce)
 
 
 def responder_key_hash(certificate_der_spki: bytes) -> bytes:
@@ -160,6 +176,7 @@ class Signer:
             included: bytes(asn1_ocsp.Certificates(certs, explicit=0).dump()) if certs else b""
             for included, certs in self._certs.items()
         }
+        self._encoder = _ResponseEncoder()
 
     def responder_id(self, kind: ResponderIdKind) -> asn1_ocsp.ResponderId:
         """RFC 6960 4.2.1 ResponderID: byKey (SHA-1 of the key) or byName (the subject)."""
@@ -177,6 +194,23 @@ class Signer:
     def certs_der(self, included: CertsIncluded) -> bytes:
         """The DER of the ``[0] EXPLICIT certs`` field; empty when it is left out."""
         return self._certs_der[included]
+
+    def sign(self, draft: ResponseDraft) -> bytes:
+        """The DER OCSPResponse for ``draft``, signed with this key (RFC 6960 4.2.1)."""
+        der = self._encoder.der
+        tbs = self._encoder.tbs_der(draft, self)
+        # BasicOCSPResponse ::= SEQUENCE { tbsResponseData, signatureAlgorithm,
+        #   signature BIT STRING, certs [0] EXPLICIT SEQUENCE OF Certificate OPTIONAL }
+        basic = der.sequence(
+            tbs
+            + self.algorithm_der
+            + der.bit_string(self.signature(tbs))
+            + self.certs_der(draft.certs)
+        )
+        # ResponseBytes ::= SEQUENCE { responseType, response OCTET STRING } (RFC 6960 4.2.1)
+        response_bytes = der.sequence(_BASIC_TYPE + der.octet_string(basic))
+        # OCSPResponse ::= SEQUENCE { responseStatus, responseBytes [0] EXPLICIT OPTIONAL }
+        return der.sequence(_SUCCESSFUL + der.explicit(0, response_bytes))
 
 
 def _asn1_cert(cert: IssuedCert) -> asn1_x509.Certificate:
@@ -240,13 +274,11 @@ def _single(answer: SingleAnswer) -> asn1_ocsp.SingleResponse:
 # tests/test_responder_fastpath.py holds the bytes to a build from scratch.
 
 _Key = tuple[tuple[object, ...], ...]
-#: Memo of the encoded ``responses`` field, keyed on everything a SingleResponse says.
-#: thisUpdate is part of the key, so an entry is only reused within the same second
-#: (or while the clock stands still): the bytes are exactly what encoding anew gives.
-_RESPONSES: dict[_Key, bytes] = {}
+#: At most this many encoded ``responses`` fields are remembered per signer.
 _RESPONSES_MAX = 4096
 _SUCCESSFUL = bytes(asn1_ocsp.OCSPResponseStatus("successful").dump())
 _BASIC_TYPE = bytes(asn1_ocsp.ResponseType("basic_ocsp_response").dump())
+_TRUE = bytes(core.Boolean(True).dump())
 
 
 def _single_key(answer: SingleAnswer) -> tuple[object, ...]:
@@ -260,88 +292,71 @@ def _single_key(answer: SingleAnswer) -> tuple[object, ...]:
     )
 
 
-def _responses_der(singles: tuple[SingleAnswer, ...]) -> bytes:
-    key = tuple(_single_key(s) for s in singles)
-    der = _RESPONSES.get(key)
-    if der is None:
-        der = bytes(asn1_ocsp.Responses([_single(s) for s in singles]).dump())
-        if len(_RESPONSES) >= _RESPONSES_MAX:
-            _RESPONSES.clear()  # a crude bound: entries live a second at most anyway
-        _RESPONSES[key] = der
-    return der
+class _ResponseEncoder:
+    """The DER pieces of one signer's responses, and the memos that make them cheap.
 
+    Owned by its :class:`Signer` (a memo lives with what it serves, never in a
+    module global): the encoded ``responses`` field keyed on everything a
+    SingleResponse says — thisUpdate is part of the key, so an entry is only
+    reused within the same second (or while the clock stands still) and the
+    bytes are exactly what encoding anew gives —, the last producedAt (answers
+    within one second share it), extension OIDs, and the TLV headers.
+    """
 
-def _extensions_der(draft: ResponseDraft) -> bytes:
-    """``[1] EXPLICIT`` responseExtensions, each Extension from asn1crypto-encoded fields."""
-    encoded = []
-    for e in draft.extensions:
-        # Extension ::= SEQUENCE { extnID, critical BOOLEAN DEFAULT FALSE (omitted when
-        #   false: DER), extnValue OCTET STRING } (RFC 5280 4.1)
-        fields = _oid_der(e.oid)
-        if e.critical:
-            fields += _TRUE
-        encoded.append(sequence(fields + octet_string(e.value)))
-    return explicit(1, sequence(b"".join(encoded)))
+    def __init__(self) -> None:
+        self.der = DerWriter()
+        self._responses: dict[_Key, bytes] = {}
+        self._oids: dict[str, bytes] = {}
+        self._produced_at: tuple[dt.datetime, bytes] | None = None
 
+    def responses_der(self, singles: tuple[SingleAnswer, ...]) -> bytes:
+        key = tuple(_single_key(s) for s in singles)
+        der = self._responses.get(key)
+        if der is None:
+            der = bytes(asn1_ocsp.Responses([_single(s) for s in singles]).dump())
+            if len(self._responses) >= _RESPONSES_MAX:
+                self._responses.clear()  # a crude bound: entries live a second at most anyway
+            self._responses[key] = der
+        return der
 
-_OIDS: dict[str, bytes] = {}
-_TRUE = bytes(core.Boolean(True).dump())
+    def extensions_der(self, draft: ResponseDraft) -> bytes:
+        """``[1] EXPLICIT`` responseExtensions, each Extension from asn1crypto-encoded fields."""
+        der = self.der
+        encoded = []
+        for e in draft.extensions:
+            # Extension ::= SEQUENCE { extnID, critical BOOLEAN DEFAULT FALSE (omitted when
+            #   false: DER), extnValue OCTET STRING } (RFC 5280 4.1)
+            fields = self._oid_der(e.oid)
+            if e.critical:
+                fields += _TRUE
+            encoded.append(der.sequence(fields + der.octet_string(e.value)))
+        return der.explicit(1, der.sequence(b"".join(encoded)))
 
+    def _oid_der(self, oid: str) -> bytes:
+        der = self._oids.get(oid)
+        if der is None:
+            der = self._oids.setdefault(oid, bytes(core.ObjectIdentifier(oid).dump()))
+        return der
 
-def _oid_der(oid: str) -> bytes:
-    der = _OIDS.get(oid)
-    if der is None:
-        der = _OIDS.setdefault(oid, bytes(core.ObjectIdentifier(oid).dump()))
-    return der
+    def generalized_time(self, when: dt.datetime) -> bytes:
+        last = self._produced_at  # one read: another thread may replace it meanwhile
+        if last is not None and last[0] == when:
+            return last[1]
+        der = bytes(core.GeneralizedTime(when).dump())
+        self._produced_at = (when, der)
+        return der
 
-
-#: The last producedAt encoded (answers within one second share it), and its DER.
-_produced_at: tuple[dt.datetime, bytes] | None = None
-
-
-def _generalized_time(when: dt.datetime) -> bytes:
-    global _produced_at
-    last = _produced_at  # one read: another thread may replace it meanwhile
-    if last is not None and last[0] == when:
-        return last[1]
-    der = bytes(core.GeneralizedTime(when).dump())
-    _produced_at = (when, der)
-    return der
-
-
-def _tbs_der(draft: ResponseDraft, signer: Signer) -> bytes:
-    # ResponseData ::= SEQUENCE { version [0] EXPLICIT DEFAULT v1 (omitted: DER),
-    #   responderID, producedAt, responses, responseExtensions [1] EXPLICIT OPTIONAL }
-    override = draft.responder_id_override
-    parts = [
-        bytes(override.dump())
-        if override is not None
-        else signer.responder_id_der(draft.responder_id),
-        _generalized_time(draft.produced_at),
-        _responses_der(draft.singles),
-    ]
-    if draft.extensions:
-        parts.append(_extensions_der(draft))
-    return sequence(b"".join(parts))
-
-
-def tbs_response_data(draft: ResponseDraft, signer: Signer) -> asn1_ocsp.ResponseData:
-    """The ``tbsResponseData`` of ``draft`` as it will be signed."""
-    return asn1_ocsp.ResponseData.load(_tbs_der(draft, signer))
-
-
-def sign(draft: ResponseDraft, signer: Signer) -> bytes:
-    """The DER OCSPResponse for ``draft``, signed by ``signer`` (RFC 6960 4.2.1)."""
-    tbs = _tbs_der(draft, signer)
-    # BasicOCSPResponse ::= SEQUENCE { tbsResponseData, signatureAlgorithm,
-    #   signature BIT STRING, certs [0] EXPLICIT SEQUENCE OF Certificate OPTIONAL }
-    basic = sequence(
-        tbs
-        + signer.algorithm_der
-        + bit_string(signer.signature(tbs))
-        + signer.certs_der(draft.certs)
-    )
-    # ResponseBytes ::= SEQUENCE { responseType, response OCTET STRING } (RFC 6960 4.2.1)
-    response_bytes = sequence(_BASIC_TYPE + octet_string(basic))
-    # OCSPResponse ::= SEQUENCE { responseStatus, responseBytes [0] EXPLICIT OPTIONAL }
-    return sequence(_SUCCESSFUL + explicit(0, response_bytes))
+    def tbs_der(self, draft: ResponseDraft, signer: Signer) -> bytes:
+        # ResponseData ::= SEQUENCE { version [0] EXPLICIT DEFAULT v1 (omitted: DER),
+        #   responderID, producedAt, responses, responseExtensions [1] EXPLICIT OPTIONAL }
+        override = draft.responder_id_override
+        parts = [
+            bytes(override.dump())
+            if override is not None
+            else signer.responder_id_der(draft.responder_id),
+            self.generalized_time(draft.produced_at),
+            self.responses_der(draft.singles),
+        ]
+        if draft.extensions:
+            parts.append(self.extensions_der(draft))
+        return self.der.sequence(b"".join(parts))

@@ -1,5 +1,11 @@
 """The Source: request DER in, a :class:`~responder.protocol.Reply` out (Boulder's layering).
 
+A source that cannot answer raises an :class:`~responder.protocol.OCSPRequestError`
+(``MalformedRequest``, ``Unauthorized``); the HTTP layer maps it to the wire,
+in one place (:func:`responder.app.serve_ocsp`). The request is decoded here,
+below the pre-signed cache, so that a cached answer costs a dictionary lookup
+on the request bytes and no decoding (RFC 5019 2.1.1).
+
 :class:`DatabaseSource` answers from the certificate database: it maps each
 CertID's (issuerNameHash, issuerKeyHash) — for the request's hash algorithm —
 to a lab CA, looks the serial up, picks the signer and has the signing layer
@@ -22,21 +28,12 @@ import datetime as dt
 from dataclasses import dataclass
 from typing import Protocol
 
-from cryptography.x509.ocsp import OCSPResponseStatus
-
 from pki import PKI, IssuedCert, Record
-from pki.certid import CERTID_HASHES, issuer_key_hash, issuer_name_hash
+from pki.certid import CERTID_HASHES, CertID, issuer_hashes
 from pki.database import RecordReader
 from responder.clock import Clock, ocsp_time
 from responder.config import NotFound, ResponderConfig
-from responder.protocol import (
-    CertID,
-    MalformedRequest,
-    OCSPQuery,
-    Reply,
-    decode_request,
-    error_response,
-)
+from responder.protocol import NonceForm, OCSPQuery, Reply, Unauthorized, decode_request
 from responder.signing import (
     EXTENDED_REVOKE_OID,
     CertStatus,
@@ -45,7 +42,6 @@ from responder.signing import (
     Signer,
     SingleAnswer,
     nonce_extension,
-    sign,
 )
 
 __all__ = ["DEFAULT_SIGNERS", "DatabaseSource", "SignerPolicy", "Source"]
@@ -63,7 +59,7 @@ class Source(Protocol):
     """Anything that answers an OCSP request given as DER."""
 
     def respond(self, der: bytes) -> Reply:
-        """The reply to the OCSPRequest ``der`` (never raises for bad input)."""
+        """The reply to the OCSPRequest ``der``; OCSPRequestError when it gets none."""
         ...
 
 
@@ -131,12 +127,7 @@ class DatabaseSource:
         self._cas: dict[tuple[str, bytes, bytes], IssuedCert] = {}
         for ca in pki.cas():
             for algorithm in CERTID_HASHES:
-                key = (
-                    algorithm,
-                    issuer_name_hash(ca.certificate, algorithm),
-                    issuer_key_hash(ca.certificate, algorithm),
-                )
-                self._cas[key] = ca
+                self._cas[(algorithm, *issuer_hashes(ca.certificate, algorithm))] = ca
 
     def issuer_of(self, cert_id: CertID) -> IssuedCert | None:
         """The lab CA a CertID names, if any."""
@@ -145,15 +136,11 @@ class DatabaseSource:
         )
 
     def respond(self, der: bytes) -> Reply:
-        """Decode, look up, sign. Unreadable input → malformedRequest (RFC 6960 2.3)."""
-        try:
-            query = decode_request(der)
-        except MalformedRequest:
-            return error_response(OCSPResponseStatus.MALFORMED_REQUEST)
-        return self.answer(query)
+        """Decode, look up, sign; MalformedRequest for unreadable input (RFC 6960 2.3)."""
+        return self.answer(decode_request(der))
 
     def answer(self, query: OCSPQuery) -> Reply:
-        """The signed answer to a decoded request."""
+        """The signed answer to a decoded request; Unauthorized when it has none to give."""
         now = ocsp_time(self.clock())
         # Within one second (thisUpdate's resolution) and one database version the same
         # CertIDs get the same SingleResponses: the database is asked once. A request
@@ -166,13 +153,12 @@ class DatabaseSource:
                 self._verdicts.clear()  # entries are good for a second anyway
             self._verdicts[key] = verdict
         if verdict.signer_name is None:
-            reply = error_response(OCSPResponseStatus.UNAUTHORIZED)
-            if verdict.not_found:
-                reply.serials = tuple(query.serials)
-            return reply
+            # RFC 6960 2.3 / RFC 5019 2.2.3: "unauthorized" for what it cannot answer.
+            why = "no record" if verdict.not_found else "no lab CA issued it"
+            raise Unauthorized(why, query=query)
         extensions = []
         if query.nonce is not None:
-            extensions.append(nonce_extension(query.nonce))
+            extensions.append(nonce_extension(query.nonce, query.nonce_form or NonceForm.WRAPPED))
         if verdict.extended_revoke:
             extensions.append(Extension(EXTENDED_REVOKE_OID, _NULL_DER))
         draft = ResponseDraft(
@@ -184,8 +170,9 @@ class DatabaseSource:
         )
         signer = self.signers.signer(verdict.signer_name)
         return Reply(
-            body=sign(draft, signer), draft=draft, signer=signer, serials=tuple(query.serials)
-        )
+            body=signer.sign(draft), draft=draft, signer=signer, serials=tuple(query.serials),
+            nonce_form=query.nonce_form,
+        )  # fmt: skip
 
     def _verdict(self, cert_ids: tuple[CertID, ...], now: dt.datetime) -> _Verdict:
         """What the database says of each CertID at ``now``, and who signs it."""

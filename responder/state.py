@@ -18,7 +18,7 @@ from typing import Any
 from pki import CertificateDatabase, PKIError, Record
 from pki.database import RecordReader
 from responder.config import Faults
-from responder.faults import faults_from_json, faults_to_json
+from responder.fault_table import faults_from_json, faults_to_json
 from responder.store import STATE_DB, LiveDatabase, LiveStore, StateError, StorageError
 
 __all__ = ["STATE_DB", "ResponderState", "StateError", "StorageError"]

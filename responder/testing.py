@@ -18,10 +18,11 @@ from cryptography import x509
 from cryptography.exceptions import InvalidSignature
 from cryptography.hazmat.primitives import hashes
 from cryptography.hazmat.primitives.asymmetric import ec, ed25519, padding, rsa
+from cryptography.x509.oid import OCSPExtensionOID
 
 from pki import PKI, CertSpec, EntrySpec, KeyType, PKISpec, Profile, RecordStatus
-from pki.certid import issuer_key_hash, issuer_name_hash
-from responder.protocol import CertID
+from pki.certid import CertID
+from responder.protocol import NonceForm, plain_extension, read_nonce
 
 __all__ = [
     "ParsedResponse",
@@ -32,19 +33,13 @@ __all__ = [
     "parse_response",
 ]
 
-_NONCE_OID = "1.3.6.1.5.5.7.48.1.2"
+_NONCE_OID = OCSPExtensionOID.NONCE.dotted_string
 
 
 def cert_id_for(pki: PKI, name: str, algorithm: str = "sha1") -> CertID:
     """The CertID of lab certificate ``name`` (RFC 6960 4.1.1)."""
     cert = pki[name]
-    issuer = pki[cert.issuer or cert.name].certificate
-    return CertID(
-        algorithm,
-        issuer_name_hash(issuer, algorithm),
-        issuer_key_hash(issuer, algorithm),
-        cert.serial,
-    )
+    return CertID.for_cert(cert.certificate, pki[cert.issuer or cert.name].certificate, algorithm)
 
 
 def ocsp_request(
@@ -53,19 +48,23 @@ def ocsp_request(
     *,
     algorithm: str = "sha1",
     nonce: bytes | None = None,
+    nonce_form: NonceForm = NonceForm.WRAPPED,
     cert_ids: Sequence[CertID] = (),
 ) -> bytes:
-    """DER OCSPRequest for the lab certificates ``names`` (plus any extra ``cert_ids``)."""
+    """DER OCSPRequest for the lab certificates ``names`` (plus any extra ``cert_ids``).
+
+    ``nonce_form=NonceForm.RAW`` sends the nonce as older clients do: extnValue
+    holds the nonce bytes themselves, not an OCTET STRING around them.
+    """
     ids = [cert_id_for(pki, n, algorithm) for n in names] + list(cert_ids)
     tbs: dict[str, object] = {"request_list": [{"req_cert": c.to_asn1()} for c in ids]}
     if nonce is not None:
-        tbs["request_extensions"] = [
-            {
-                "extn_id": "nonce",
-                "critical": False,
-                "extn_value": core.OctetString(nonce),
-            }
-        ]
+        value = core.OctetString(nonce).dump() if nonce_form is NonceForm.WRAPPED else nonce
+        # Built from its fields: asn1crypto would parse (and refuse) a raw nonce's value.
+        extension = asn1_ocsp.TBSRequestExtension(
+            contents=core.ObjectIdentifier(_NONCE_OID).dump() + core.OctetString(value).dump()
+        )
+        tbs["request_extensions"] = asn1_ocsp.TBSRequestExtensions(contents=extension.dump())
     return bytes(asn1_ocsp.OCSPRequest({"tbs_request": tbs}).dump())
 
 
@@ -88,6 +87,7 @@ class ParsedResponse:
     status: str
     singles: tuple[ParsedSingle, ...] = ()
     nonce: bytes | None = None
+    nonce_form: NonceForm | None = None
     responder_key_hash: bytes | None = None
     responder_name: x509.Name | None = None
     certs: tuple[x509.Certificate, ...] = ()
@@ -132,12 +132,7 @@ def parse_response(der: bytes, *, signer: x509.Certificate | None = None) -> Par
             reason = status_value.chosen["revocation_reason"].native
         singles.append(
             ParsedSingle(
-                cert_id=CertID(
-                    raw_id["hash_algorithm"]["algorithm"].native,
-                    raw_id["issuer_name_hash"].native,
-                    raw_id["issuer_key_hash"].native,
-                    raw_id["serial_number"].native,
-                ),
+                cert_id=CertID.from_asn1(raw_id),
                 status=status_value.name,
                 this_update=single["this_update"].native,
                 next_update=single["next_update"].native,
@@ -145,13 +140,14 @@ def parse_response(der: bytes, *, signer: x509.Certificate | None = None) -> Par
                 reason=reason,
             )
         )
-    nonce = None
+    nonce = nonce_form = None
     critical = []
     for extension in tbs["response_extensions"] or []:
-        if extension["extn_id"].dotted == _NONCE_OID:
-            nonce = core.OctetString.load(extension["extn_value"].contents).native
-        if extension["critical"].native:
-            critical.append(extension["extn_id"].dotted)
+        oid, is_critical, value = plain_extension(extension)
+        if oid == _NONCE_OID:
+            nonce, nonce_form = read_nonce(value)
+        if is_critical:
+            critical.append(oid)
     certs = tuple(x509.load_der_x509_certificate(c.dump()) for c in basic["certs"] or [])
     responder_id = tbs["responder_id"]
     key_hash = responder_id.chosen.native if responder_id.name == "by_key" else None
@@ -164,6 +160,7 @@ def parse_response(der: bytes, *, signer: x509.Certificate | None = None) -> Par
         status=status,
         singles=tuple(singles),
         nonce=nonce,
+        nonce_form=nonce_form,
         responder_key_hash=key_hash,
         responder_name=name,
         certs=certs,

@@ -16,12 +16,15 @@ from asn1crypto import ocsp as asn1_ocsp
 from hypothesis import HealthCheck, example, given, settings
 from hypothesis import strategies as st
 
+from lab.ocsp_request import OCSPRequest
+from pki.certid import CertID
 from responder.protocol import (
-    CertID,
     MalformedRequest,
+    NonceForm,
     decode_any_request,
     decode_request,
     decode_single_request,
+    read_nonce,
 )
 
 _HASHES = {"sha1": 20, "sha256": 32, "sha384": 48, "sha512": 64, "md5": 16, "sha224": 28}
@@ -134,11 +137,16 @@ def _nonce(value: bytes, critical: bool = False) -> dict[str, object]:
     return {"extn_id": _NONCE_OID, "critical": critical, "extn_value": core.OctetString(value)}
 
 
+def _raw_nonce(value: bytes) -> bytes:
+    """A nonce extension's fields with the nonce raw in extnValue (no OCTET STRING inside)."""
+    return bytes(core.ObjectIdentifier(_NONCE_OID).dump() + core.OctetString(value).dump())
+
+
 def test_the_common_request_is_read_by_the_fast_reader() -> None:
     der = _request(request_extensions=[_nonce(b"n" * 32)])
     query = decode_single_request(der)
     assert query is not None
-    assert query.nonce == b"n" * 32
+    assert (query.nonce, query.nonce_form) == (b"n" * 32, NonceForm.WRAPPED)
     assert query.cert_ids == (CertID("sha1", bytes(range(20)), bytes(reversed(range(20))), 0x1234),)
     assert decode_any_request(der) == query
 
@@ -164,12 +172,8 @@ def test_the_common_request_is_read_by_the_fast_reader() -> None:
             ),
         ),
         (
-            "a raw nonce, not an OCTET STRING in extnValue (cryptography would take it)",
-            _request(
-                request_extensions=_extensions(
-                    [core.ObjectIdentifier(_NONCE_OID).dump() + core.OctetString(b"\x00").dump()]
-                )
-            ),
+            "a raw nonce of 33 octets",
+            _request(request_extensions=_extensions([_raw_nonce(b"\xaa" * 33)])),
         ),
         (
             "a nonce and another extension",
@@ -190,3 +194,43 @@ def test_the_rest_goes_to_the_general_reader(why: str, der: bytes) -> None:
             decode_request(der)
     else:
         assert decode_request(der) == general
+
+
+@pytest.mark.parametrize("raw", [b"\x00", b"\xaa" * 16, b"\x04\x05abc", b"\x30\x00"])
+def test_a_raw_nonce_is_read_raw_by_both_readers(raw: bytes) -> None:
+    # RFC 6960 4.4.1 left the form open before RFC 9654 2.1; OpenSSL answers it.
+    der = _request(request_extensions=_extensions([_raw_nonce(raw)]))
+    query = decode_any_request(der)
+    assert (query.nonce, query.nonce_form) == (raw, NonceForm.RAW)
+    fast = decode_single_request(der)
+    assert fast is None or fast == query
+    assert decode_request(der) == query
+
+
+@pytest.mark.parametrize(
+    ("extn_value", "expected"),
+    [
+        (core.OctetString(b"n" * 32).dump(), (b"n" * 32, NonceForm.WRAPPED)),
+        (b"n" * 32, (b"n" * 32, NonceForm.RAW)),
+        # BER, not DER: constructed, long-form length, trailing data — OpenSSL takes them raw
+        (b"\x24\x05\x04\x03abc", (b"\x24\x05\x04\x03abc", NonceForm.RAW)),
+        (b"\x04\x81\x03abc", (b"\x04\x81\x03abc", NonceForm.RAW)),
+        (b"\x04\x03abcd", (b"\x04\x03abcd", NonceForm.RAW)),
+    ],
+)
+def test_read_nonce_wrapped_only_for_one_der_octet_string(
+    extn_value: bytes, expected: tuple[bytes, NonceForm]
+) -> None:
+    assert read_nonce(extn_value) == expected
+
+
+@pytest.mark.parametrize("form", list(NonceForm))
+def test_a_captured_request_reads_its_nonce_in_either_form(form: NonceForm) -> None:
+    # ocsp-lab inspect --request: a product's request, whichever form its nonce takes.
+    extension = _raw_nonce(b"\xaa" * 16) if form is NonceForm.RAW else None
+    der = (
+        _request(request_extensions=_extensions([extension]))
+        if extension
+        else _request(request_extensions=[_nonce(b"\xaa" * 16)])
+    )
+    assert OCSPRequest.parse(der).nonce == b"\xaa" * 16

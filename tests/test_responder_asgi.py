@@ -324,6 +324,16 @@ def test_body_over_the_cap_is_413_and_at_the_cap_is_answered(pki: PKI) -> None:
     assert at_cap.status == 200 and parse_response(at_cap.body).status == "malformed_request"
 
 
+@pytest.mark.parametrize("length", [b"\xb9", b"\xb2\xb3", b"12a", b"-1"])
+def test_content_length_not_ascii_digits_is_refused_never_an_exception(
+    pki: PKI, length: bytes
+) -> None:
+    # Header bytes read as latin-1: str.isdigit() takes "¹" and "²³", which int() refuses.
+    headers = [(b"content-length", length)]
+    answer = _call(AsgiResponder(_app(pki)), "POST", "/", b"\x30", headers=headers)
+    assert answer.status == 413
+
+
 def test_chunked_body_over_the_cap_is_413_and_not_read_further(pki: PKI) -> None:
     app = AsgiResponder(_app(pki))
     # 3 chunks of 40 KiB, no Content-Length: refused once the second makes it 80 KiB.

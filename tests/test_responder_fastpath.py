@@ -32,7 +32,7 @@ from pki.spec import REASONS
 from responder.app import ADMIN_PREFIX, create_app, lab_responder
 from responder.clock import FixedClock
 from responder.config import CertsIncluded, Faults, ResponderConfig, ResponderIdKind
-from responder.signing import CertStatus, Extension, ResponseDraft, Signer, sign
+from responder.signing import CertStatus, Extension, ResponseDraft, Signer
 from responder.testing import demo_spec, ocsp_request, parse_response
 
 OCSP = {"Content-Type": "application/ocsp-request"}
@@ -108,8 +108,8 @@ def test_sign_with_pre_encoded_pieces_equals_encoding_anew(
     assert reply.draft is not None and reply.signer is not None
     draft = dataclasses.replace(reply.draft, certs=certs, responder_id=responder_id)
     # Twice: the second takes the memoised SingleResponses (deterministic ECDSA: same bytes).
-    assert sign(draft, reply.signer) == _reference_sign(draft, reply.signer)
-    assert sign(draft, reply.signer) == _reference_sign(draft, reply.signer)
+    assert reply.signer.sign(draft) == _reference_sign(draft, reply.signer)
+    assert reply.signer.sign(draft) == _reference_sign(draft, reply.signer)
 
 
 def test_memoised_singles_follow_every_field(pki: PKI) -> None:
@@ -127,10 +127,10 @@ def test_memoised_singles_follow_every_field(pki: PKI) -> None:
         dataclasses.replace(single, next_update=None),
         dataclasses.replace(single, cert_id=dataclasses.replace(single.cert_id, serial=7)),
     ]  # fmt: skip
-    bodies = {sign(good, reply.signer)}
+    bodies = {reply.signer.sign(good)}
     for variant in variants:
         draft = dataclasses.replace(good, singles=(variant,))
-        body = sign(draft, reply.signer)
+        body = reply.signer.sign(draft)
         assert body == _reference_sign(draft, reply.signer)
         bodies.add(body)
     assert len(bodies) == len(variants) + 1
@@ -150,7 +150,7 @@ def test_extensions_encode_as_asn1crypto_does(pki: PKI) -> None:
         dataclasses.replace(reply.draft, extensions=extensions[1:]),
         dataclasses.replace(reply.draft, extensions=()),
     ):
-        assert sign(draft, reply.signer) == _reference_sign(draft, reply.signer)
+        assert reply.signer.sign(draft) == _reference_sign(draft, reply.signer)
 
 
 def test_nonce_path_echoes_each_nonce_in_its_own_valid_response(pki: PKI) -> None:

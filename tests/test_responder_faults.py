@@ -5,12 +5,16 @@ from __future__ import annotations
 import datetime as dt
 import hashlib
 import http.client
+import json
 import socket
 import time
+from dataclasses import fields
+from pathlib import Path
 from typing import Any
 
 import pytest
 from asn1crypto import ocsp as asn1_ocsp
+from cryptography import x509
 from flask import Flask
 
 from pki import EPOCH, PKI, build_pki
@@ -18,8 +22,11 @@ from pki.certid import issuer_key_hash, issuer_name_hash
 from responder.app import ADMIN_PREFIX, create_app, lab_responder
 from responder.clock import FixedClock
 from responder.config import Faults, ResponderConfig
-from responder.faults import CRITICAL_EXTENSION_OID, faults_from_json, faults_to_json
+from responder.fault_table import FAULT_KEYS, describe_faults, faults_from_json, faults_to_json
+from responder.faults import CRITICAL_EXTENSION_OID
+from responder.protocol import NonceForm
 from responder.server import InProcessServer
+from responder.state import STATE_FILE
 from responder.testing import cert_id_for, demo_spec, ocsp_request, parse_response
 
 NOW = EPOCH + dt.timedelta(hours=1)
@@ -160,6 +167,27 @@ def test_critical_extension_added(pki: PKI) -> None:
     assert parsed.signature_valid
 
 
+def test_critical_extension_oid_arcs_fit_in_32_bits(pki: PKI) -> None:
+    # GnuTLS cannot read an OID arc of 2^64 or more: the whole response would be
+    # unreadable there, not just its extension. Every arc below 2^32 reads everywhere.
+    (oid,) = _signed(pki, {"critical_extension": True}).critical_extensions
+    arcs = [int(arc) for arc in oid.split(".")]
+    assert all(0 <= arc < 2**32 for arc in arcs), oid
+    assert oid == x509.ObjectIdentifier(oid).dotted_string  # a well-formed OID
+
+
+def test_raw_nonce_refused_only_when_raw(pki: PKI) -> None:
+    app = _app(pki, {"raw_nonce": "refuse"})
+    client = app.test_client()
+    raw = ocsp_request(pki, ["server"], nonce=NONCE, nonce_form=NonceForm.RAW)
+    assert parse_response(client.post("/", data=raw).data).status == "malformed_request"
+    wrapped = parse_response(client.post("/", data=ocsp_request(pki, ["server"], nonce=NONCE)).data)
+    assert wrapped.status == "successful" and wrapped.nonce == NONCE
+    assert [e.nonce for e in lab_responder(app).requests.entries()] == ["raw", "wrapped"]
+    # Without the fault the same raw request is answered.
+    assert parse_response(_app(pki, {}).test_client().post("/", data=raw).data).nonce == NONCE
+
+
 def test_responder_id_wrong(pki: PKI) -> None:
     parsed = _signed(pki, {"responder_id": "wrong"})
     assert parsed.responder_key_hash is not None
@@ -211,16 +239,56 @@ def test_faults_change_at_run_time_through_admin_api(pki: PKI) -> None:
     assert client.put(f"{ADMIN_PREFIX}/faults", json={"nonce": "maybe"}).status_code == 400
 
 
+EVERY_FAULT = {"delay": "1d12h", "this_update": "+1h", "next_update": "-1h", "nonce": "wrong",
+               "signature": "corrupt", "responder_id": "wrong", "cert_id": "wrong-serial",
+               "body": "truncated", "critical_extension": True, "down": True,
+               "http_status": 503, "content_type": "text/html", "status": "tryLater",
+               "answer": "unknown", "raw_nonce": "refuse"}  # fmt: skip
+
+
 def test_faults_json_round_trip() -> None:
-    doc = {"delay": "5s", "this_update": "+1h", "next_update": "-1h", "nonce": "wrong",
-           "signature": "corrupt", "responder_id": "wrong", "cert_id": "wrong-serial",
-           "body": "truncated", "critical_extension": True, "down": True,
-           "http_status": 503, "content_type": "text/html", "status": "tryLater",
-           "answer": "unknown"}  # fmt: skip
-    faults = faults_from_json(doc)
-    assert faults_to_json(faults) == {**doc, "this_update": "1h"}
+    faults = faults_from_json(EVERY_FAULT)
+    assert faults_to_json(faults) == EVERY_FAULT
     with pytest.raises(ValueError, match=r"faults\.colour"):
         faults_from_json({"colour": "red"})
+
+
+def test_fault_table_has_one_row_per_field_and_words_for_each() -> None:
+    assert sorted(row.field for row in FAULT_KEYS) == sorted(f.name for f in fields(Faults))
+    assert {row.key for row in FAULT_KEYS} == set(EVERY_FAULT)
+    words = describe_faults(faults_from_json(EVERY_FAULT))
+    assert len(words) == len(FAULT_KEYS) and all(words)
+    assert "answers after 1d12h of real time" in words[1]
+    assert describe_faults(Faults()) == []
+
+
+@pytest.mark.parametrize("value", ["1.5s", "5s1d", "-5s", "5 s", 5, ""])
+def test_admin_api_refuses_a_duration_outside_the_grammar(pki: PKI, value: object) -> None:
+    client = _app(pki, {}).test_client()
+    reply = client.put(f"{ADMIN_PREFIX}/faults", json={"delay": value})
+    assert reply.status_code == 400
+    assert reply.json is not None and reply.json["key"] == "faults.delay"
+    assert reply.json["error"].startswith("faults.delay: expected a duration like")
+    assert client.get(f"{ADMIN_PREFIX}/state").json["faults"] == {}  # nothing was set
+
+
+def test_admin_api_takes_offsets_with_a_sign_and_the_extensions(pki: PKI) -> None:
+    client = _app(pki, {}).test_client()
+    reply = client.put(f"{ADMIN_PREFIX}/faults", json={"next_update": "-5s", "raw_nonce": "refuse"})
+    assert reply.status_code == 200
+    assert reply.json == {"next_update": "-5s", "raw_nonce": "refuse"}
+
+
+def test_state_file_and_state_write_durations_in_the_grammar(pki: PKI, tmp_path: Path) -> None:
+    config = ResponderConfig(faults=faults_from_json({"delay": "1d", "this_update": "-90m"}))
+    app = create_app(pki, config=config, clock=FixedClock(NOW), state_dir=tmp_path)
+    saved = json.loads((tmp_path / STATE_FILE).read_text())
+    assert saved["faults"] == {"delay": "1d", "this_update": "-1h30m"}
+    state = app.test_client().get(f"{ADMIN_PREFIX}/state").json
+    assert state["responder"]["next_update"] == "1d"
+    assert (
+        state["misbehaviour"][0] == "answers after 1d of real time (a slow or overloaded responder)"
+    )
 
 
 @pytest.mark.parametrize("value", ["a\rb: c", "text/html\n", "a\u20ac", "", "x\x00y", 7])
@@ -238,3 +306,11 @@ def _admin(port: int, method: str, path: str, body: bytes) -> tuple[int, bytes]:
     data = response.read()
     connection.close()
     return response.status, data
+
+
+def test_status_page_tells_each_active_fault_in_the_tables_words(pki: PKI) -> None:
+    client = _app(pki, {}).test_client()
+    assert client.put(f"{ADMIN_PREFIX}/faults", json={"delay": "5s", "raw_nonce": "refuse"}).json
+    page = client.get(f"{ADMIN_PREFIX}/").data.decode()
+    for words in describe_faults(faults_from_json({"delay": "5s", "raw_nonce": "refuse"})):
+        assert f"<li>it {words}</li>" in page

@@ -8,7 +8,10 @@ import logging
 from urllib.parse import quote
 
 import pytest
+from asn1crypto import core
+from asn1crypto import ocsp as asn1_ocsp
 from cryptography.hazmat.primitives import serialization
+from cryptography.x509.oid import OCSPExtensionOID
 from flask import Flask
 from flask.testing import FlaskClient
 from hypothesis import HealthCheck, given, settings
@@ -18,11 +21,12 @@ from pki import EPOCH, PKI, build_pki
 from responder.app import ADMIN_PREFIX, create_app, lab_responder
 from responder.clock import FixedClock
 from responder.config import CertsIncluded, NotFound, ResponderConfig, ResponderIdKind
-from responder.protocol import MAX_REQUEST_BYTES, decode_get_path
+from responder.protocol import MAX_REQUEST_BYTES, NonceForm, decode_get_path
 from responder.signing import responder_key_hash
 from responder.testing import cert_id_for, demo_spec, ocsp_request, parse_response
 
 OCSP = {"Content-Type": "application/ocsp-request"}
+_NONCE_OID = OCSPExtensionOID.NONCE.dotted_string
 NOW = EPOCH + dt.timedelta(hours=1)
 
 
@@ -139,6 +143,52 @@ def test_nonce_outside_rfc8954_lengths_is_malformed(
 def test_nonce_within_rfc8954_lengths_is_echoed(pki: PKI, client: FlaskClient, length: int) -> None:
     reply = client.post("/", data=ocsp_request(pki, ["server"], nonce=b"y" * length))
     assert parse_response(reply.data).nonce == b"y" * length
+
+
+def _echoed_nonce_value(der: bytes) -> bytes:
+    """The response's nonce extnValue contents, as asn1crypto reads them."""
+    response = asn1_ocsp.OCSPResponse.load(der)
+    tbs = response["response_bytes"]["response"].parsed["tbs_response_data"]
+    # Each Extension read generically: asn1crypto's own spec would parse a nonce's value.
+    extensions = [_AnyExtension.load(e.dump()) for e in tbs["response_extensions"]]
+    values = [e["extn_value"].contents for e in extensions if e["extn_id"].dotted == _NONCE_OID]
+    assert len(values) == 1
+    return bytes(values[0])
+
+
+class _AnyExtension(core.Sequence):  # type: ignore[misc]
+    """RFC 5280 4.1 Extension, extnValue left as octets."""
+
+    _fields = [  # noqa: RUF012 -- asn1crypto's declaration style
+        ("extn_id", core.ObjectIdentifier),
+        ("critical", core.Boolean, {"default": False}),
+        ("extn_value", core.OctetString),
+    ]
+
+
+@pytest.mark.parametrize("nonce", [b"\xaa" * 16, b"r" * 32, b"\x01"])
+def test_raw_nonce_is_answered_and_echoed_raw(pki: PKI, client: FlaskClient, nonce: bytes) -> None:
+    # RFC 6960 4.4.1 before RFC 9654: extnValue holds the nonce itself (older clients,
+    # Bouncy Castle's legacy mode). OpenSSL-based responders answer and echo it so.
+    der = ocsp_request(pki, ["server"], nonce=nonce, nonce_form=NonceForm.RAW)
+    reply = client.post("/", data=der)
+    parsed = parse_response(reply.data, signer=pki["responder"].certificate)
+    assert parsed.status == "successful" and parsed.signature_valid
+    assert _echoed_nonce_value(reply.data) == nonce  # the bytes themselves, no OCTET STRING
+    wrapped = client.post("/", data=ocsp_request(pki, ["server"], nonce=nonce))
+    assert _echoed_nonce_value(wrapped.data) == core.OctetString(nonce).dump()
+
+
+def test_request_log_says_a_nonce_came_raw(pki: PKI, caplog: pytest.LogCaptureFixture) -> None:
+    app, _ = _app(pki)
+    client = app.test_client()
+    with caplog.at_level(logging.INFO, logger="responder.requests"):
+        client.post("/", data=ocsp_request(pki, ["server"], nonce=b"n" * 20))
+        raw = ocsp_request(pki, ["server"], nonce=b"n" * 20, nonce_form=NonceForm.RAW)
+        client.post("/", data=raw)
+    lines = [r.getMessage() for r in caplog.records if r.name == "responder.requests"]
+    assert [" nonce=raw " in line for line in lines] == [False, True], lines
+    assert [e.nonce for e in lab_responder(app).requests.entries()] == ["wrapped", "raw"]
 
 
 @pytest.mark.parametrize("body", [b"", b"garbage", b"\x30\x03\x02\x01\x01", b"\x30" * 5000])

@@ -12,6 +12,7 @@ import tempfile
 from pathlib import Path
 
 import pytest
+from cryptography.x509.ocsp import OCSPResponseStatus
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
@@ -50,6 +51,7 @@ from responder.config import (
     Faults,
     NonceFault,
     NotFound,
+    RawNonceFault,
     ResponderConfig,
     ResponderIdKind,
 )
@@ -504,6 +506,7 @@ FAULT_VALUES = {
     "this_update": ("'1 hour'", "offset"),
     "next_update": ("'soon'", "offset"),
     "critical_extension": ("'yes'", "true or false"),
+    "raw_nonce": ("'accept'", '"refuse"'),
 }
 
 
@@ -522,6 +525,14 @@ def test_load_rejects_fault_value(tmp_path: Path, key: str, value: str, expected
         f"step[0].faults.{key}",
         expected,
     )
+
+
+def test_load_reads_raw_nonce_extension(tmp_path: Path) -> None:
+    # docs/scenario-format-extensions.md: raw_nonce = "refuse", for strict responders
+    scenario = load(tmp_path, TITLE + "[responder.faults]\nraw_nonce = 'refuse'\n")
+    assert scenario.responder.faults == Faults(raw_nonce=RawNonceFault.REFUSE)
+    step = load(tmp_path, TITLE + "[[step]]\nat = '0'\nfaults = { raw_nonce = 'refuse' }\n")
+    assert step.steps[0].action == SetFaults(Faults(raw_nonce=RawNonceFault.REFUSE))
 
 
 @pytest.mark.parametrize("status", ["99", "600", "'500'", "500.0", "true"])
@@ -1218,7 +1229,7 @@ def test_load_reads_every_key(tmp_path: Path) -> None:
             http_status=503,
             content_type="text/html",
             body=BodyFault.GARBAGE,
-            status="tryLater",
+            status=OCSPResponseStatus.TRY_LATER,
             answer="unknown",
             signature_corrupt=True,
             this_update=dt.timedelta(hours=1),
