@@ -2,11 +2,13 @@
 
 from __future__ import annotations
 
+import contextlib
 import datetime as dt
 import hashlib
 import http.client
 import json
 import socket
+import sqlite3
 import time
 from dataclasses import fields
 from pathlib import Path
@@ -26,7 +28,7 @@ from responder.fault_table import FAULT_KEYS, describe_faults, faults_from_json,
 from responder.faults import CRITICAL_EXTENSION_OID
 from responder.protocol import NonceForm
 from responder.server import InProcessServer
-from responder.state import STATE_FILE
+from responder.state import STATE_DB
 from responder.testing import cert_id_for, demo_spec, ocsp_request, parse_response
 
 NOW = EPOCH + dt.timedelta(hours=1)
@@ -282,8 +284,9 @@ def test_admin_api_takes_offsets_with_a_sign_and_the_extensions(pki: PKI) -> Non
 def test_state_file_and_state_write_durations_in_the_grammar(pki: PKI, tmp_path: Path) -> None:
     config = ResponderConfig(faults=faults_from_json({"delay": "1d", "this_update": "-90m"}))
     app = create_app(pki, config=config, clock=FixedClock(NOW), state_dir=tmp_path)
-    saved = json.loads((tmp_path / STATE_FILE).read_text())
-    assert saved["faults"] == {"delay": "1d", "this_update": "-1h30m"}
+    with contextlib.closing(sqlite3.connect(tmp_path / STATE_DB)) as db:
+        (stored,) = db.execute("SELECT value FROM meta WHERE key = 'faults'").fetchone()
+    assert json.loads(stored) == {"delay": "1d", "this_update": "-1h30m"}
     state = app.test_client().get(f"{ADMIN_PREFIX}/state").json
     assert state["responder"]["next_update"] == "1d"
     assert (
