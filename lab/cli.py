@@ -68,7 +68,9 @@ def main(argv: Sequence[str] | None = None) -> int:
         sys.stdout.flush()  # a closed pipe shows here, where it is handled
         return code
     except (LabError, PKIError) as exc:
-        print(f"ocsp-lab: error: {exc}", file=sys.stderr)
+        # One line per mistake (a scenario file may have several), each a line of its own.
+        for line in exc.lines if isinstance(exc, LabError) else str(exc).splitlines():
+            print(f"ocsp-lab: error: {line}", file=sys.stderr)
         return 2
     except KeyboardInterrupt:
         return 130

@@ -23,7 +23,11 @@ class LabError(Exception):
 
 
 class UsageError(LabError):
-    """Bad command-line usage or an unreadable input file."""
+    """Bad command-line usage or an unreadable input file (then named by ``file``)."""
+
+    def __init__(self, message: str, *, file: str | None = None) -> None:
+        self.file = file
+        super().__init__(message)
 
 
 class ScenarioError(LabError, ValueError):

@@ -284,15 +284,17 @@ def _read_bytes(path: str | os.PathLike[str], file: str) -> bytes:
         info = os.stat(path)
         if not stat.S_ISREG(info.st_mode):
             raise UsageError(
-                f"{file}: expected a regular scenario file (.toml), found {_kind(info)}"
+                f"{file}: expected a regular scenario file (.toml), found {_kind(info)}",
+                file=file,
             )
         with open(path, "rb") as stream:
             data = stream.read(MAX_SCENARIO_BYTES + 1)
     except OSError as exc:
-        raise UsageError(f"{file}: cannot read the scenario: {exc.strerror}") from None
+        raise UsageError(f"{file}: cannot read the scenario: {exc.strerror}", file=file) from None
     if len(data) > MAX_SCENARIO_BYTES:
         raise UsageError(
-            f"{file}: expected a scenario file of at most {MAX_SCENARIO_BYTES // 1024} KiB"
+            f"{file}: expected a scenario file of at most {MAX_SCENARIO_BYTES // 1024} KiB",
+            file=file,
         )
     return data
 
@@ -1049,10 +1051,11 @@ def _read_scenario(top_node: _Node, id_: str, path: Path) -> Scenario:
     pki_table = top.section("pki", _PKI_KEYS)
     key = pki_table.get("key", _choice(KeyType), KeyType.EC_P256)
     certs, origins = _read_certs(pki_table)
-    _check_issuers(certs, origins, top.file)
     if _mistake_count() > before_pki:
-        # Every name a mistaken [pki] meant to define would be reported missing: stop here.
+        # A mistaken [pki] makes follow-ons of the checks on its names (a "caa" profile:
+        # "issuer is no CA"; a certificate left out: "no such name"): stop here.
         raise _Abandoned
+    _check_issuers(certs, origins, top.file)
     names = _Names({c.name: c for c in certs})
     database = _read_database(top.section("database", None), names)
     return Scenario(
