@@ -18,7 +18,6 @@ from __future__ import annotations
 
 import argparse
 import dataclasses
-import importlib.resources
 import shutil
 import sys
 import threading
@@ -42,17 +41,15 @@ CC_MODES = {"on": True, "off": False}
 def installed_catalog() -> Path | None:
     """The scenario catalog that came with the package, or None when there is none.
 
-    A wheel carries it as the data package ``lab.catalog``; an editable install
-    from a checkout has the checkout's ``scenarios/`` beside ``lab/`` instead.
+    A wheel carries it as the data package ``lab.catalog`` (``lab/catalog/``
+    beside this package's modules); an editable install from a checkout has
+    the checkout's ``scenarios/`` beside ``lab/`` instead.
     """
-    try:
-        installed = Path(str(importlib.resources.files("lab.catalog")))
-    except ModuleNotFoundError:
-        installed = None
-    if installed is not None and installed.is_dir():
-        return installed
-    checkout = Path(__file__).resolve().parents[2] / "scenarios"
-    return checkout if checkout.is_dir() else None
+    package = Path(__file__).resolve().parents[1]  # lab/
+    for candidate in (package / "catalog", package.parent / "scenarios"):
+        if candidate.is_dir():
+            return candidate
+    return None
 
 
 def default_paths() -> list[Path]:
