@@ -29,6 +29,7 @@ from pki.spec import REASONS
 from responder.app import ADMIN_PREFIX, LabResponder, lab_responder
 from responder.config import Faults
 from responder.faults import faults_from_json, faults_to_json
+from responder.logs import admin_action
 from responder.state import StateError
 
 __all__ = ["admin_blueprint"]
@@ -190,7 +191,9 @@ def change(action: str) -> Response:
             abort(404)
     except StateError as exc:
         abort(409, str(exc))
-    return _done({"name": name, "status": "unknown" if action == "forget" else record.status.value})
+    status = "unknown" if action == "forget" else record.status.value
+    admin_action(action, request.remote_addr, name=name, reason=args.get("reason"), status=status)
+    return _done({"name": name, "status": status})
 
 
 @admin_blueprint.route("/faults", methods=["PUT", "DELETE"])
@@ -204,11 +207,14 @@ def faults() -> Response:
             responder.state.set_faults(faults_from_json(_arguments()))
         except (ValueError, TypeError) as exc:
             abort(400, str(exc))
-    return jsonify(faults_to_json(responder.state.faults))
+    active = faults_to_json(responder.state.faults)
+    admin_action("faults", request.remote_addr, faults=active)
+    return jsonify(active)
 
 
 @admin_blueprint.post("/faults/clear")
 def clear_faults() -> Response:
     """Clear every fault (the page's button: HTML forms cannot DELETE)."""
     lab_responder().state.set_faults(Faults())
+    admin_action("faults", request.remote_addr, faults={})
     return _done({"faults": {}})

@@ -62,7 +62,8 @@ class RequestLog:
         """Remember ``entry`` (or what makes it) and write its log line."""
         if LOGGER.isEnabledFor(logging.INFO):
             entry = _made(entry)
-            LOGGER.info("%s", entry.line())
+            # The line for people; the record for --log-format json (responder.logs).
+            LOGGER.info("%s", entry.line(), extra={"request": entry.to_json()})
         self._entries.append(entry)  # deque.append is atomic
 
     def entries(self) -> list[RequestLogEntry]:

@@ -21,12 +21,13 @@ import datetime as dt
 import gc
 import logging
 import socket
-import sys
 from pathlib import Path
 from typing import Any
 
 from lab.commands.pki_build import parse_t0, scenario_pki_spec
 from lab.errors import UsageError
+from responder.logs import LOG_FORMATS
+from responder.logs import configure as configure_logs
 
 __all__ = ["register", "run"]
 
@@ -101,11 +102,7 @@ def run(args: argparse.Namespace) -> int:
         served = AsgiResponder(app) if args.worker == "asgi" else app
     except OSError as exc:
         raise UsageError(f"{out}: cannot write the PKI ({exc.strerror})") from None
-    logging.basicConfig(
-        level=logging.WARNING if args.quiet else logging.INFO,
-        format="%(asctime)s [%(process)d] %(message)s",
-        stream=sys.stderr,
-    )
+    configure_logs(args.log_format, level=logging.WARNING if args.quiet else logging.INFO)
     print(f"PKI written to {out}/; AIA OCSP URL {base_url}{kept}", flush=True)
     print(f"Status page: http://{url_host}:{args.port}{ADMIN_PREFIX}/", flush=True)
     options = {
@@ -151,4 +148,8 @@ def register(commands: Any) -> None:
     serve.add_argument("--t0", type=parse_t0, help="start of the validity windows")
     serve.add_argument("--fresh", action="store_true", help="forget the state of the last run")
     serve.add_argument("--quiet", action="store_true", help="no log line per request")
+    serve.add_argument(
+        "--log-format", choices=LOG_FORMATS, default="text",
+        help="request log and admin actions as text (%(default)s) or one JSON object a line",
+    )  # fmt: skip
     serve.set_defaults(handler=run)
