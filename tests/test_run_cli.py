@@ -368,3 +368,55 @@ def test_run_piped_prints_a_line_per_scenario_as_it_finishes(tmp_path: Path) -> 
     assert lines[0].startswith("[1/2] a-fast: cc-on ok (") and lines[1].startswith("[2/2] b-slow")
     assert "\r" not in "".join(lines) and "\033[" not in "".join(lines)  # no cursor tricks
     assert arrivals[-1][0] - arrivals[0][0] > 0.5, arrivals
+
+
+# ---- --version and shell completion -------------------------------------------------------
+
+
+def test_version(capsys: pytest.CaptureFixture[str]) -> None:
+    from importlib.metadata import version
+
+    with pytest.raises(SystemExit) as exit_:
+        main(["--version"])
+    assert exit_.value.code == 0
+    assert capsys.readouterr().out == f"ocsp-lab {version('ocsp-lab')}\n"
+
+
+@pytest.mark.skipif(shutil.which("bash") is None, reason="bash is the completion's peer")
+def test_bash_completion_completes_subcommands_and_options(tmp_path: Path) -> None:
+    script = tmp_path / "ocsp-lab.bash"
+    script.write_text(
+        subprocess.run(
+            [sys.executable, "-m", "lab", "completion", "bash"],
+            capture_output=True,
+            text=True,
+            check=True,
+            timeout=60,
+        ).stdout
+    )
+
+    def complete(*words: str) -> set[str]:
+        # What bash itself offers for `ocsp-lab WORDS<TAB>`, from the generated function.
+        line = " ".join(["ocsp-lab", *words])
+        program = (
+            f"source {script}\n"
+            f"COMP_WORDS=(ocsp-lab {' '.join(words)}); COMP_CWORD={len(words)}\n"
+            f"COMP_LINE='{line}'; COMP_POINT={len(line)}\n"
+            "$(complete -p ocsp-lab | sed -E 's/.*-F ([^ ]+).*/\\1/') ocsp-lab\n"
+            'printf "%s\\n" "${COMPREPLY[@]}"\n'
+        )
+        done = subprocess.run(
+            ["bash", "--norc", "-c", program], capture_output=True, text=True, timeout=30
+        )
+        assert done.returncode == 0, done.stderr
+        return set(done.stdout.split())
+
+    assert {"run", "explain", "serve", "completion"} <= complete("")
+    assert {"--cc", "--junit", "--json"} <= complete("run", "--")
+    assert complete("run", "--cc", "") == {"on", "off"}
+
+
+def test_zsh_completion_is_generated(capsys: pytest.CaptureFixture[str]) -> None:
+    assert main(["completion", "zsh"]) == 0
+    out = capsys.readouterr().out
+    assert out.startswith("#compdef ocsp-lab") and "--cc" in out
