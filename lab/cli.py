@@ -12,6 +12,7 @@ import os
 import sys
 from collections.abc import Callable, Sequence
 
+import lab
 from lab.commands import check, explain, inspect, pki_build, run, serve
 from lab.errors import LabError
 from pki import PKIError
@@ -20,8 +21,11 @@ __all__ = ["main"]
 
 Command = Callable[[argparse.Namespace], int]
 
-#: Every subcommand, in the order ``--help`` lists them.
+#: Every subcommand, in the order ``--help`` lists them (``completion`` last).
 COMMANDS = (run, explain, pki_build, check, inspect, serve)
+
+#: The shells ``ocsp-lab completion`` writes a script for.
+SHELLS = ("bash", "zsh")
 
 
 def _parser() -> argparse.ArgumentParser:
@@ -29,14 +33,33 @@ def _parser() -> argparse.ArgumentParser:
         prog="ocsp-lab",
         description="A self-contained OCSP test lab: scripted PKI, responder, validator.",
     )
+    parser.add_argument("--version", action="version", version=f"ocsp-lab {lab.__version__}")
     commands = parser.add_subparsers(dest="command", required=True, metavar="COMMAND")
 
     for module in COMMANDS:
         module.register(commands)
+    completion = commands.add_parser(
+        "completion",
+        help="print a shell completion script (bash or zsh)",
+        description="Print a completion script generated from this command line's parser: "
+        'bash: eval "$(ocsp-lab completion bash)"; zsh: ocsp-lab completion zsh > '
+        "~/.zfunc/_ocsp-lab (a folder on $fpath).",
+    )
+    completion.add_argument("shell", choices=SHELLS, help="the shell to complete in")
+    completion.set_defaults(handler=lambda args: _completion(parser, args.shell))
     return parser
 
 
+def _completion(parser: argparse.ArgumentParser, shell: str) -> int:
+    """The completion script for ``shell``, from the parser itself: it never lags an option."""
+    import shtab  # only this subcommand needs it
+
+    print(shtab.complete(parser, shell=shell))
+    return 0
+
+
 def main(argv: Sequence[str] | None = None) -> int:
+    """Run the command line ``argv`` (default: ``sys.argv[1:]``); the exit code."""
     parser = _parser()
     args = parser.parse_args(argv)
     handler: Command = args.handler
@@ -45,7 +68,9 @@ def main(argv: Sequence[str] | None = None) -> int:
         sys.stdout.flush()  # a closed pipe shows here, where it is handled
         return code
     except (LabError, PKIError) as exc:
-        print(f"ocsp-lab: error: {exc}", file=sys.stderr)
+        # One line per mistake (a scenario file may have several), each a line of its own.
+        for line in exc.lines if isinstance(exc, LabError) else str(exc).splitlines():
+            print(f"ocsp-lab: error: {line}", file=sys.stderr)
         return 2
     except KeyboardInterrupt:
         return 130

@@ -3,7 +3,9 @@
 One row (and one JUnit testcase) per scenario × mode; a timeline adds one
 testcase per step that expects something. A failure says what was expected,
 what came, and the evidence behind it (error code and message, trusted_by,
-signer, warnings, the validator's steps).
+signer, warnings, the validator's steps). A bad file is a JUnit ``<error>``
+testcase with every mistake the loader found; each scenario's testcases
+carry its title, tags and file as ``<properties>``.
 """
 
 from __future__ import annotations
@@ -16,8 +18,10 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any, TextIO
 
+from lab.errors import LabError, ScenarioError
 from lab.outcome import Expectation
 from lab.runner import ModeResult, ScenarioResult
+from lab.scenario import scenario_id
 
 __all__ = [
     "Palette",
@@ -53,9 +57,6 @@ class Palette:
 
     def bad(self, text: str) -> str:
         return self._paint("31;1", text)
-
-    def dim(self, text: str) -> str:
-        return self._paint("2", text)
 
     def bold(self, text: str) -> str:
         return self._paint("1", text)
@@ -116,23 +117,54 @@ def format_table(results: Sequence[ScenarioResult], palette: Palette | None = No
     return "\n".join(lines)
 
 
-def summary_line(results: Sequence[ScenarioResult], seconds: float) -> str:
-    """``130 scenarios, 256 scenario × mode runs: 255 hold, 1 failed, in 6.1 s``."""
+def _plural(count: int, word: str) -> str:
+    return f"{count} {word}" if count == 1 else f"{count} {word}s"
+
+
+def summary_line(results: Sequence[ScenarioResult], seconds: float, *, bad: int = 0) -> str:
+    """``130 scenarios, 256 scenario × mode runs: 255 hold, 1 failed, in 6.1 s``.
+
+    ``bad`` files (not run) lead the line when there are any: ``2 bad files; …``.
+    """
     modes = [m for r in results for m in r.modes]
     failed = sum(not m.holds for m in modes) + sum(r.error is not None for r in results)
-    return (
-        f"{len(results)} scenarios, {len(modes)} scenario × mode runs: "
+    line = (
+        f"{_plural(len(results), 'scenario')}, {_plural(len(modes), 'scenario × mode run')}: "
         f"{len(modes) - sum(not m.holds for m in modes)} hold, {failed} failed, in {seconds:.1f} s"
     )
+    return f"{_plural(bad, 'bad file')} (not run); {line}" if bad else line
 
 
 # ---- JUnit XML ----------------------------------------------------------------------------
 
 
+def _properties(case: ET.Element, properties: Sequence[tuple[str, str]]) -> None:
+    """JUnit ``<properties>`` of a testcase (as pytest's ``record_property`` writes them)."""
+    if properties:
+        holder = ET.SubElement(case, "properties")
+        for name, value in properties:
+            ET.SubElement(holder, "property", name=name, value=value)
+
+
+def _scenario_properties(result: ScenarioResult) -> list[tuple[str, str]]:
+    scenario = result.scenario
+    return [
+        ("title", scenario.title),
+        ("tags", " ".join(scenario.tags)),
+        ("file", str(scenario.path)),
+    ]
+
+
 def _testcase(
-    suite: ET.Element, classname: str, name: str, seconds: float, failures: Sequence[Expectation]
+    suite: ET.Element,
+    classname: str,
+    name: str,
+    seconds: float,
+    failures: Sequence[Expectation] = (),
+    properties: Sequence[tuple[str, str]] = (),
 ) -> ET.Element:
     case = ET.SubElement(suite, "testcase", classname=classname, name=name, time=f"{seconds:.3f}")
+    _properties(case, properties)
     if failures:
         failure = ET.SubElement(
             case,
@@ -144,14 +176,33 @@ def _testcase(
     return case
 
 
-def junit_tree(results: Sequence[ScenarioResult], seconds: float) -> ET.ElementTree[ET.Element]:
-    """One ``<testsuite>``; a ``<testcase>`` per scenario × mode (× step for timelines)."""
+def _bad_file_case(suite: ET.Element, problem: LabError) -> None:
+    """A file the loader refused: an ``<error>`` with its first mistake, every one in the text."""
+    file = getattr(problem, "file", None) or "?"
+    name = scenario_id(file).replace("/", ".")
+    case = ET.SubElement(suite, "testcase", classname=name, name="load", time="0")
+    _properties(case, [("file", file)])
+    error = ET.SubElement(case, "error", message=problem.lines[0], type=type(problem).__name__)
+    error.text = "\n".join(problem.lines)
+
+
+def junit_tree(
+    results: Sequence[ScenarioResult], seconds: float, *, bad: Sequence[LabError] = ()
+) -> ET.ElementTree[ET.Element]:
+    """One ``<testsuite>``; a ``<testcase>`` per scenario × mode (× step for timelines).
+
+    Each bad file is one more testcase, an ``<error>`` (it could not run).
+    """
     suite = ET.Element("testsuite", name="ocsp-lab", time=f"{seconds:.3f}")
     tests = failures = errors = 0
+    for problem in bad:
+        _bad_file_case(suite, problem)
+        tests, errors = tests + 1, errors + 1
     for result in results:
         classname = result.id.replace("/", ".")
+        properties = _scenario_properties(result)
         if result.error:
-            case = ET.SubElement(suite, "testcase", classname=classname, name="setup", time="0")
+            case = _testcase(suite, classname, "setup", 0, properties=properties)
             ET.SubElement(case, "error", message=result.error, type="SetupError")
             tests, errors = tests + 1, errors + 1
         for mode in result.modes:
@@ -159,23 +210,20 @@ def junit_tree(results: Sequence[ScenarioResult], seconds: float) -> ET.ElementT
             steps = [e for e in mode.expectations if not e.label.startswith("expect[")]
             share = mode.seconds / max(1, len(steps) + (1 if at_t0 or not steps else 0))
             if at_t0 or not steps:
-                bad = [e for e in at_t0 if not e.holds]
-                case = _testcase(suite, classname, mode.mode, share, bad)
-                tests, failures = tests + 1, failures + bool(bad)
+                wrong = [e for e in at_t0 if not e.holds]
+                case = _testcase(suite, classname, mode.mode, share, wrong, properties)
+                tests, failures = tests + 1, failures + bool(wrong)
                 if mode.error and not steps:
                     ET.SubElement(case, "error", message=mode.error, type="RunError")
                     errors += 1
             for step in steps:
-                bad = [step] if not step.holds else []
-                _testcase(suite, classname, f"{mode.mode} {step.label}", share, bad)
-                tests, failures = tests + 1, failures + bool(bad)
+                wrong = [step] if not step.holds else []
+                name = f"{mode.mode} {step.label}"
+                _testcase(suite, classname, name, share, wrong, properties)
+                tests, failures = tests + 1, failures + bool(wrong)
             if mode.error and steps:
-                case = ET.SubElement(
-                    suite,
-                    "testcase",
-                    classname=classname,
-                    name=f"{mode.mode} timeline",
-                    time="0",
+                case = _testcase(
+                    suite, classname, f"{mode.mode} timeline", 0, properties=properties
                 )
                 ET.SubElement(case, "error", message=mode.error, type="RunError")
                 tests, errors = tests + 1, errors + 1
@@ -187,24 +235,55 @@ def junit_tree(results: Sequence[ScenarioResult], seconds: float) -> ET.ElementT
     return ET.ElementTree(suite)
 
 
-def write_junit(results: Sequence[ScenarioResult], seconds: float, path: Path) -> None:
+def write_junit(
+    results: Sequence[ScenarioResult],
+    seconds: float,
+    path: Path,
+    *,
+    bad: Sequence[LabError] = (),
+) -> None:
     """Write the JUnit XML report to ``path``."""
-    junit_tree(results, seconds).write(path, encoding="utf-8", xml_declaration=True)
+    junit_tree(results, seconds, bad=bad).write(path, encoding="utf-8", xml_declaration=True)
 
 
 # ---- JSON ---------------------------------------------------------------------------------
 
 
-def results_json(results: Sequence[ScenarioResult], seconds: float) -> dict[str, Any]:
-    """The whole run as JSON-ready data, with every check's full evidence."""
+def _bad_json(problem: LabError) -> dict[str, Any]:
+    if isinstance(problem, ScenarioError):
+        return {
+            "file": problem.file,
+            "mistakes": [
+                {"key": m.key, "expected": m.expected, "line": m.line, "message": str(m)}
+                for m in problem.mistakes
+            ],
+        }
+    file = getattr(problem, "file", None)
+    return {"file": file, "mistakes": [{"message": line} for line in problem.lines]}
+
+
+def results_json(
+    results: Sequence[ScenarioResult], seconds: float, *, bad: Sequence[LabError] = ()
+) -> dict[str, Any]:
+    """The whole run as JSON-ready data, with every check's full evidence.
+
+    ``bad_files`` (added to format 1 compatibly) lists the files that could not run.
+    """
     return {
         "format": JSON_FORMAT,
-        "holds": all(r.holds for r in results),
+        "holds": not bad and all(r.holds for r in results),
         "seconds": round(seconds, 4),
         "scenarios": [r.to_json() for r in results],
+        "bad_files": [_bad_json(problem) for problem in bad],
     }
 
 
-def write_json(results: Sequence[ScenarioResult], seconds: float, path: Path) -> None:
+def write_json(
+    results: Sequence[ScenarioResult],
+    seconds: float,
+    path: Path,
+    *,
+    bad: Sequence[LabError] = (),
+) -> None:
     """Write the JSON report to ``path``."""
-    path.write_text(json.dumps(results_json(results, seconds), indent=1) + "\n")
+    path.write_text(json.dumps(results_json(results, seconds, bad=bad), indent=1) + "\n")

@@ -22,15 +22,17 @@ import functools
 import ipaddress
 import os
 import re
+import stat
 import tomllib
 import urllib.parse
 from collections.abc import Callable, Collection, Iterable, Mapping, Sequence
+from contextvars import ContextVar
 from dataclasses import dataclass
 from enum import Enum, StrEnum
 from pathlib import Path
 from typing import Any, ClassVar, Generic, NoReturn, TypeAlias, TypeVar
 
-from lab.errors import ScenarioError, UsageError
+from lab.errors import LabError, ScenarioError, ScenarioMistakes, UsageError
 from lab.evidence import CertStatus, ErrorCode, TrustedBy
 from lab.settings import CertIdHash, CheckScope, ClientSettings, Delegation, HttpMethod, UriSource
 from lab.timespec import (
@@ -65,7 +67,9 @@ from responder.config import (
 from responder.fault_table import FAULT_KEYS, HEADER_VALUE, FaultValueError, fault_key
 
 __all__ = [
+    "MAX_SCENARIO_BYTES",
     "Action",
+    "Catalog",
     "Connect",
     "ConnectionOutcome",
     "Expect",
@@ -81,6 +85,7 @@ __all__ = [
     "Wait",
     "load_scenario",
     "load_scenarios",
+    "read_scenarios",
     "scenario_id",
 ]
 
@@ -255,6 +260,77 @@ def scenario_id(path: str | os.PathLike[str], root: str | os.PathLike[str] | Non
     return full.relative_to(base).with_suffix("").as_posix()
 
 
+#: A scenario file is a few kilobytes; the cap keeps a wrong path (a log, a disk image)
+#: from being read whole.
+MAX_SCENARIO_BYTES = 1 << 20
+_TOML_POSITION = re.compile(r"^(?P<why>.*?) ?\(at line (?P<line>\d+), column (?P<column>\d+)\)$")
+
+
+def _read_bytes(path: str | os.PathLike[str], file: str) -> bytes:
+    """The file's bytes: a regular file of at most MAX_SCENARIO_BYTES, else a UsageError.
+
+    A FIFO would block the open and ``/dev/zero`` never ends: only regular
+    files are opened, and no more than the cap is read even if one grows.
+    """
+    try:
+        info = os.stat(path)
+        if not stat.S_ISREG(info.st_mode):
+            raise UsageError(
+                f"{file}: expected a regular scenario file (.toml), found {_kind(info)}",
+                file=file,
+            )
+        with open(path, "rb") as stream:
+            data = stream.read(MAX_SCENARIO_BYTES + 1)
+    except OSError as exc:
+        raise UsageError(f"{file}: cannot read the scenario: {exc.strerror}", file=file) from None
+    if len(data) > MAX_SCENARIO_BYTES:
+        raise UsageError(
+            f"{file}: expected a scenario file of at most {MAX_SCENARIO_BYTES // 1024} KiB",
+            file=file,
+        )
+    return data
+
+
+def _kind(info: os.stat_result) -> str:
+    """What a path that is not a regular file is, in words."""
+    kinds = (
+        (stat.S_ISDIR, "a folder"),
+        (stat.S_ISFIFO, "a FIFO"),
+        (stat.S_ISCHR, "a character device"),
+        (stat.S_ISBLK, "a block device"),
+        (stat.S_ISSOCK, "a socket"),
+    )
+    return next((word for test, word in kinds if test(info.st_mode)), "a special file")
+
+
+def _parse_toml(data: bytes, file: str) -> dict[str, object]:
+    """The file's TOML; a ScenarioError with tomllib's line and column when it is not TOML."""
+    try:
+        return tomllib.loads(data.decode("utf-8"))
+    except UnicodeDecodeError as exc:
+        raise ScenarioError(
+            file, "", "a UTF-8 text file", f"byte {exc.start}: {exc.reason}"
+        ) from None
+    except tomllib.TOMLDecodeError as exc:
+        # Python 3.11's TOMLDecodeError has no lineno: its message ends "(at line L, column C)".
+        message = str(exc)
+        position = _TOML_POSITION.match(message)
+        if position is None:
+            raise ScenarioError(file, "", f"valid TOML ({message})") from None
+        raise ScenarioError(
+            file,
+            "",
+            f"valid TOML ({position['why']})",
+            line=int(position["line"]),
+            column=int(position["column"]),
+        ) from None
+    except RecursionError:
+        # tomllib recurses once per nested array or inline table.
+        raise ScenarioError(
+            file, "", "TOML whose arrays and inline tables nest less deep (too deep to read)"
+        ) from None
+
+
 def load_scenario(
     path: str | os.PathLike[str], *, root: str | os.PathLike[str] | None = None
 ) -> Scenario:
@@ -263,40 +339,77 @@ def load_scenario(
     ``root`` names the folder ids are relative to when the file is under no
     ``scenarios`` folder (see :func:`scenario_id`). Raises
     :class:`~lab.errors.ScenarioError` for anything that does not follow
-    SCENARIOS.md, :class:`~lab.errors.UsageError` for a file that cannot be read.
+    SCENARIOS.md — :class:`~lab.errors.ScenarioMistakes` listing every mistake
+    when there are several — and :class:`~lab.errors.UsageError` for a file
+    that cannot be read.
+
+    Every mistake is listed, not only the first: each value read through
+    :class:`_Table` that is wrong is recorded and its default used, and the
+    reading goes on. Follow-on mistakes are not reported: a check that fails
+    while reading a value already found wrong is dropped (a reason next to a
+    mistyped status), and when ``[pki]`` has a mistake the reading stops after
+    it, since every name it should have defined would be reported missing.
     """
     file = str(path)
+    data = _parse_toml(_read_bytes(path, file), file)
+    mistakes = _Mistakes()
+    token = _MISTAKES.set(mistakes)
     try:
-        with open(path, "rb") as stream:
-            data = tomllib.load(stream)
-    except OSError as exc:
-        raise UsageError(f"{file}: cannot read the scenario: {exc.strerror}") from None
-    except UnicodeDecodeError as exc:
-        raise ScenarioError(
-            file, "", "a UTF-8 text file", f"byte {exc.start}: {exc.reason}"
-        ) from None
-    except tomllib.TOMLDecodeError as exc:
-        # tomllib's message carries the line and column.
-        raise ScenarioError(file, "", f"valid TOML ({exc})") from None
-    return _read_scenario(_Node(file, "", data), scenario_id(path, root), Path(path))
+        scenario = _read_scenario(_Node(file, "", data), scenario_id(path, root), Path(path))
+    except ScenarioError as exc:
+        mistakes.last(exc)
+    except _Abandoned:
+        pass  # its mistake is recorded
+    finally:
+        _MISTAKES.reset(token)
+    if len(mistakes.found) == 1:
+        raise mistakes.found[0]
+    if mistakes.found:
+        raise ScenarioMistakes(mistakes.found)
+    return scenario
 
 
-def load_scenarios(paths: Iterable[str | os.PathLike[str]]) -> list[Scenario]:
-    """Read every scenario of ``paths``: files as given, folders recursively (``*.toml``, sorted).
+@dataclass(frozen=True)
+class Catalog:
+    """What :func:`read_scenarios` found: the scenarios, the bad files, the files skipped."""
 
-    A file named twice is read once; two files with the same id are an error
-    (ids name results in reports and ``-k`` filters).
+    scenarios: tuple[Scenario, ...]
+    #: One error per bad file (ScenarioMistakes when it has several), in file order.
+    bad: tuple[LabError, ...] = ()
+    #: Files that are not scenarios (another extension, not a regular file), with why.
+    skipped: tuple[tuple[Path, str], ...] = ()
+
+
+def read_scenarios(paths: Iterable[str | os.PathLike[str]]) -> Catalog:
+    """Read every scenario of ``paths``, keeping going past bad files.
+
+    Files as given, folders recursively (``*.toml``, sorted); other files are
+    skipped and listed. A file named twice is read once; two files with the
+    same id are an error of the second (ids name results in reports and ``-k``
+    filters). A path that does not exist is a :class:`~lab.errors.UsageError`:
+    the command line is wrong, not a file.
     """
     files: list[tuple[Path, Path | None]] = []
+    skipped: list[tuple[Path, str]] = []
     for given in paths:
         path = Path(given)
         if path.is_dir():
-            files.extend((found, path) for found in sorted(path.rglob("*.toml")) if found.is_file())
+            for found in sorted(path.rglob("*")):
+                if found.is_dir():
+                    continue
+                why = _not_a_scenario(found)
+                if why is None:
+                    files.append((found, path))
+                else:
+                    skipped.append((found, why))
+        elif path.is_file() and path.suffix != ".toml":
+            skipped.append((path, "not a .toml file"))
         elif path.exists():
-            files.append((path, None))
+            files.append((path, None))  # named on purpose: anything else is its error
         else:
             raise UsageError(f"{path}: no such scenario file or folder")
     scenarios: list[Scenario] = []
+    bad: list[LabError] = []
     seen_files: set[str] = set()
     seen_ids: dict[str, Path] = {}
     for file, root in files:
@@ -304,16 +417,40 @@ def load_scenarios(paths: Iterable[str | os.PathLike[str]]) -> list[Scenario]:
         if real in seen_files:
             continue
         seen_files.add(real)
-        scenario = load_scenario(file, root=root)
+        try:
+            scenario = load_scenario(file, root=root)
+        except LabError as exc:
+            bad.append(exc)
+            continue
         if scenario.id in seen_ids:
-            raise ScenarioError(
-                str(file),
-                "",
-                f"a scenario id of its own ({scenario.id!r} is also {seen_ids[scenario.id]})",
+            bad.append(
+                ScenarioError(
+                    str(file),
+                    "",
+                    f"a scenario id of its own ({scenario.id!r} is also {seen_ids[scenario.id]})",
+                )
             )
+            continue
         seen_ids[scenario.id] = file
         scenarios.append(scenario)
-    return scenarios
+    return Catalog(tuple(scenarios), tuple(bad), tuple(skipped))
+
+
+def _not_a_scenario(path: Path) -> str | None:
+    """Why ``path`` found in a folder is not read as a scenario (None: it is one)."""
+    if path.suffix != ".toml":
+        return "not a .toml file"
+    if not path.is_file():
+        return "not a regular file"
+    return None
+
+
+def load_scenarios(paths: Iterable[str | os.PathLike[str]]) -> list[Scenario]:
+    """Every scenario of ``paths`` (see :func:`read_scenarios`); the first bad file raises."""
+    catalog = read_scenarios(paths)
+    if catalog.bad:
+        raise catalog.bad[0]
+    return list(catalog.scenarios)
 
 
 # --------------------------------------------------------------------------
@@ -351,6 +488,96 @@ def _quoted(values: Iterable[str]) -> str:
     return ", ".join(f'"{v}"' for v in values)
 
 
+class _Abandoned(Exception):
+    """A value without a default could not be read; its mistake is recorded already.
+
+    It unwinds to the nearest reader that has a default (``_Table.get`` /
+    ``optional``), which goes on with it; at the top the reading stops.
+    """
+
+
+class _Mistakes:
+    """The mistakes found so far in the file being read (see :func:`load_scenario`)."""
+
+    def __init__(self) -> None:
+        self.found: list[ScenarioError] = []
+
+    def last(self, error: ScenarioError) -> None:
+        """An error that stopped the reading: kept unless it follows from one recorded.
+
+        It follows from one when it is about the same table as a mistake found
+        already (``expect[0].reason`` checked against a wrong ``expect[0].status``).
+        """
+        table = _parent_key(error.key)
+        if table and any(_within(m.key, table) for m in self.found):
+            return
+        self.found.append(error)
+
+
+#: The file being read's mistakes; None outside load_scenario (every mistake raises).
+_MISTAKES: ContextVar[_Mistakes | None] = ContextVar("scenario_mistakes", default=None)
+
+
+def _parent_key(key: str) -> str:
+    """``expect[0]`` for ``expect[0].reason``, ``step`` for ``step[2]``, ``""`` at the top."""
+    cut = max(key.rfind("."), key.rfind("["))
+    return key[: max(cut, 0)]
+
+
+def _within(key: str, table: str) -> bool:
+    return key == table or key.startswith((table + ".", table + "["))
+
+
+def _record(error: ScenarioError) -> None:
+    """Note a mistake and go on, while a file is being read; raise it otherwise."""
+    mistakes = _MISTAKES.get()
+    if mistakes is None:
+        raise error
+    mistakes.found.append(error)
+
+
+def _each(nodes: Iterable[_Node], read: Callable[[_Node], T]) -> tuple[T, ...]:
+    """``read`` of each node; one that cannot be read is left out, its mistake recorded."""
+    values: list[T] = []
+    for node in nodes:
+        try:
+            values.append(_guarded(functools.partial(read, node)))
+        except _Abandoned:
+            continue  # its mistake is recorded
+    return tuple(values)
+
+
+def _mistake_count() -> int:
+    mistakes = _MISTAKES.get()
+    return 0 if mistakes is None else len(mistakes.found)
+
+
+_NO_DEFAULT: object = object()
+
+
+def _guarded(read: Callable[[], T], default: T | object = _NO_DEFAULT) -> T:
+    """``read()``; when it fails, its mistake recorded and ``default`` in its place.
+
+    A failure while reading a value that already had a mistake recorded inside
+    it is a follow-on of that mistake and dropped. Without a default, the
+    failure unwinds to the next reader that has one (:class:`_Abandoned`).
+    """
+    mistakes = _MISTAKES.get()
+    if mistakes is None:
+        return read()
+    before = len(mistakes.found)
+    try:
+        return read()
+    except ScenarioError as exc:
+        if len(mistakes.found) == before:
+            mistakes.found.append(exc)
+    except _Abandoned:
+        pass
+    if default is _NO_DEFAULT:
+        raise _Abandoned
+    return default  # type: ignore[return-value]  # a T whenever given
+
+
 @dataclass(frozen=True)
 class _Node:
     """A value read from the file, with where it was: every check raises a ScenarioError."""
@@ -363,11 +590,6 @@ class _Node:
         raise ScenarioError(
             self.file, self.key if key is None else key, expected, _shown(self.value)
         )
-
-    def string(self) -> str:
-        if not isinstance(self.value, str):
-            self.fail("a string")
-        return self.value
 
     def boolean(self) -> bool:
         # TOML has real booleans; 0 / 1 / "true" are mistakes, not switches.
@@ -383,7 +605,9 @@ class _Node:
 
     def duration(self) -> dt.timedelta:
         try:
-            return parse_duration(self.text(DURATION_EXPECTED))
+            return parse_duration(
+                self.text(DURATION_EXPECTED + self._as_string_hint("s", signed=False))
+            )
         except TimeSpecError as exc:
             self.fail(exc.expected)
 
@@ -395,9 +619,18 @@ class _Node:
 
     def offset(self) -> dt.timedelta:
         try:
-            return parse_offset(self.text(OFFSET_EXPECTED))
+            return parse_offset(self.text(OFFSET_EXPECTED + self._as_string_hint("h", signed=True)))
         except TimeSpecError as exc:
             self.fail(exc.expected)
+
+    def _as_string_hint(self, unit: str, *, signed: bool) -> str:
+        """For a time given as a TOML number: it is a string with a unit (``at = "+6h"``)."""
+        if isinstance(self.value, bool) or not isinstance(self.value, int | float):
+            return ""
+        if self.value == 0:
+            return ' (write it as a string: "0")'
+        sign = "-" if self.value < 0 else "+" if signed else ""
+        return f' (write it as a string with a unit, like "{sign}{abs(self.value):g}{unit}")'
 
     def text(self, expected: str) -> str:
         """A string, where the expected form is more telling than "a string"."""
@@ -423,25 +656,36 @@ class _Node:
         return [_Node(self.file, f"{self.key}[{i}]", v) for i, v in enumerate(self.value)]
 
     def table(self, allowed: Collection[str] | None, expected: str = "a table") -> _Table:
-        """A table whose keys are all in ``allowed`` (``None``: any key)."""
+        """A table whose keys are all in ``allowed`` (``None``: any key).
+
+        Each unknown key is a mistake of its own; the table goes on with the keys it knows.
+        """
         if not isinstance(self.value, dict):
             self.fail(expected)
+        data = self.value
         if allowed is not None:
             for name in self.value:
                 if name not in allowed:
                     hint = difflib.get_close_matches(name, list(allowed), n=1)
                     more = f' (did you mean "{hint[0]}"?)' if hint else ""
-                    raise ScenarioError(
-                        self.file,
-                        _join(self.key, name),
-                        f"one of the keys {', '.join(allowed)}{more}",
+                    _record(
+                        ScenarioError(
+                            self.file,
+                            _join(self.key, name),
+                            f"one of the keys {', '.join(allowed)}{more}",
+                        )
                     )
-        return _Table(self.file, self.key, self.value)
+            data = {name: value for name, value in self.value.items() if name in allowed}
+        return _Table(self.file, self.key, data)
 
 
 @dataclass(frozen=True)
 class _Table:
-    """A TOML table whose keys have been checked; reads its values by name."""
+    """A TOML table whose keys have been checked; reads its values by name.
+
+    ``get``, ``optional``, ``required``, ``section`` and ``array`` record a
+    wrong value's mistake and go on with the default (see :func:`_guarded`).
+    """
 
     file: str
     key: str
@@ -457,32 +701,54 @@ class _Table:
         return [(name, self.node(name)) for name in self.data]
 
     def optional(self, name: str, read: Callable[[_Node], T]) -> T | None:
-        return read(self.node(name)) if name in self.data else None
+        if name not in self.data:
+            return None
+        return _guarded(lambda: read(self.node(name)), None)
 
     def get(self, name: str, read: Callable[[_Node], T], default: T) -> T:
-        return read(self.node(name)) if name in self.data else default
+        if name not in self.data:
+            return default
+        return _guarded(lambda: read(self.node(name)), default)
 
     def required(self, name: str, read: Callable[[_Node], T], expected: str) -> T:
-        if name not in self.data:
-            raise ScenarioError(self.file, _join(self.key, name), expected)
-        return read(self.node(name))
+        if name in self.data:
+            return _guarded(lambda: read(self.node(name)))
+        mistakes = _MISTAKES.get()
+        if mistakes is not None and any(_within(m.key, self.key) for m in mistakes.found):
+            # The table has a mistake already, most likely this key misspelt: one report.
+            raise _Abandoned
+        _record(ScenarioError(self.file, _join(self.key, name), expected))
+        raise _Abandoned
 
     def section(self, name: str, allowed: Collection[str] | None) -> _Table:
-        """A sub-table (``[client]``), empty when absent."""
+        """A sub-table (``[client]``), empty when absent (or when it is no table)."""
+        empty = _Table(self.file, _join(self.key, name), {})
         if name not in self.data:
-            return _Table(self.file, _join(self.key, name), {})
-        return self.node(name).table(allowed, f"a table ([{_join(self.key, name)}])")
+            return empty
+        expected = f"a table ([{_join(self.key, name)}])"
+        return _guarded(lambda: self.node(name).table(allowed, expected), empty)
 
     def array(self, name: str) -> list[_Node]:
-        """An array of tables (``[[step]]``), empty when absent."""
+        """An array of tables (``[[step]]``), empty when absent; an element not a table left out."""
         if name not in self.data:
             return []
         header = f"an array of tables ([[{_join(self.key, name)}]])"
-        nodes = self.node(name).items(header)
+        no_nodes: list[_Node] = []
+        nodes = _guarded(lambda: self.node(name).items(header), no_nodes)
+        tables = []
         for node in nodes:
-            if not isinstance(node.value, dict):
-                node.fail(f"a table (each [[{_join(self.key, name)}]] is one)")
-        return nodes
+            if isinstance(node.value, dict):
+                tables.append(node)
+            else:
+                _record(
+                    ScenarioError(
+                        node.file,
+                        node.key,
+                        f"a table (each [[{_join(self.key, name)}]] is one)",
+                        _shown(node.value),
+                    )
+                )
+        return tables
 
 
 def _choice(enum: type[E]) -> Callable[[_Node], E]:
@@ -740,10 +1006,15 @@ def _read_scenario(top_node: _Node, id_: str, path: Path) -> Scenario:
     about = top.optional("about", lambda n: n.text("a string"))
     no_tags: tuple[str, ...] = ()
     tags = top.get("tags", _tags, no_tags)
+    before_pki = _mistake_count()
     pki_table = top.section("pki", _PKI_KEYS)
     key = pki_table.get("key", _choice(KeyType), KeyType.EC_P256)
     signature_hash = pki_table.optional("signature_hash", _choice(SignatureHash))
     certs, origins = _read_certs(pki_table)
+    if _mistake_count() > before_pki:
+        # A mistaken [pki] makes follow-ons of the checks on its names (a "caa" profile:
+        # "issuer is no CA"; a certificate left out: "no such name"): stop here.
+        raise _Abandoned
     _check_issuers(certs, origins, top.file)
     _check_signature_hashes(pki_table, key, certs, origins)
     names = _Names({c.name: c for c in certs})
@@ -757,7 +1028,7 @@ def _read_scenario(top_node: _Node, id_: str, path: Path) -> Scenario:
         pki=PKISpec.with_defaults(certs, key=key, database=database, signature_hash=signature_hash),
         responder=_read_responder(top.section("responder", _RESPONDER_KEYS), names),
         client=_read_client(top.section("client", _CLIENT_KEYS), names),
-        expects=tuple(_read_expect(node, names, in_step=None) for node in top.array("expect")),
+        expects=_each(top.array("expect"), lambda node: _read_expect(node, names, in_step=None)),
         steps=_read_steps(top.array("step"), names),
     )
 

@@ -43,6 +43,7 @@ from pki.spec import REASONS
 from responder.app import ADMIN_PREFIX, LabResponder, lab_responder
 from responder.config import Faults
 from responder.fault_table import FaultValueError, describe_faults, faults_from_json, faults_to_json
+from responder.logs import admin_action
 from responder.state import StateError
 from responder.timespec import format_duration
 
@@ -205,7 +206,9 @@ def change(action: str) -> Response:
             abort(404)
     except StateError as exc:
         abort(409, str(exc))
-    return _done({"name": name, "status": "unknown" if action == "forget" else record.status.value})
+    status = "unknown" if action == "forget" else record.status.value
+    admin_action(action, request.remote_addr, name=name, reason=args.get("reason"), status=status)
+    return _done({"name": name, "status": status})
 
 
 @admin_blueprint.route("/faults", methods=["GET", "PUT", "DELETE"])
@@ -224,11 +227,15 @@ def faults() -> Response:
             answer = jsonify({"error": str(exc), "key": f"faults.{exc.key}"})
             answer.status_code = 400
             return answer
-    return jsonify(faults_to_json(responder.state.faults))
+    active = faults_to_json(responder.state.faults)
+    if request.method != "GET":
+        admin_action("faults", request.remote_addr, faults=active)
+    return jsonify(active)
 
 
 @admin_blueprint.post("/faults/clear")
 def clear_faults() -> Response:
     """Clear every fault (the page's button: HTML forms cannot DELETE)."""
     lab_responder().state.set_faults(Faults())
+    admin_action("faults", request.remote_addr, faults={})
     return _done({"faults": {}})

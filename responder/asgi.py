@@ -37,6 +37,7 @@ from responder.app import (
     origin_path,
     serve_ocsp,
 )
+from responder.logs import mark_dropped
 from responder.protocol import MAX_REQUEST_BYTES
 
 __all__ = ["AsgiResponder"]
@@ -106,6 +107,7 @@ async def _send(answer: HttpAnswer, send: Send) -> None:
     headers = [(n.lower().encode("latin-1"), v.encode("latin-1")) for n, v in answer.headers]
     await send({"type": "http.response.start", "status": answer.status, "headers": headers})
     if answer.drop:
+        mark_dropped()  # gunicorn's ERROR for the unfinished response is no error here
         # ``down``: the server keeps listening (other workers share the socket), so
         # answer nothing: a response the application leaves unfinished makes gunicorn
         # close the connection with the headers still unsent — the client sees the

@@ -95,7 +95,8 @@ class RequestLog:
         """Remember ``entry`` (or what makes it) and write its log line."""
         if LOGGER.isEnabledFor(logging.INFO):
             entry = _made(entry)
-            LOGGER.info("%s", entry.line())
+            # The line for people; the record for --log-format json (responder.logs).
+            LOGGER.info("%s", entry.line(), extra={"request": entry.to_json()})
         if self._shared is not None:
             made = entry
             self._shared.put(lambda: _made(made).to_json())

@@ -7,6 +7,7 @@ import os
 import shutil
 import subprocess
 import sys
+import time
 import xml.etree.ElementTree as ET
 from pathlib import Path
 
@@ -172,3 +173,250 @@ def test_run_default_folder_is_scenarios_in_cwd(tmp_path: Path) -> None:
     assert done.returncode == 0, done.stderr
     assert "basics/unknown" in done.stdout
     assert "\033[" not in done.stdout  # not a terminal: no colour
+
+
+# ---- CI-friendly runs ---------------------------------------------------------------------
+
+GOOD_REVOKED = (DATA / "good" / "revoked.toml").read_text()
+
+#: Five mistakes, each of its own, and two follow-ons that must not be reported.
+MANY_MISTAKES = """\
+title = "many mistakes"
+tags = ["ok", "not a word"]
+
+[client]
+ocsp = 1
+hsh = "sha1"
+
+[[expect]]
+status = "goood"
+reason = "keyCompromise"   # follow-on: checked against the mistyped status
+trusted_by = "nobody"
+
+[[step]]
+at = 6
+connect = "server"
+expect = { connection = "allowed" }
+"""
+
+
+def _catalog(tmp_path: Path, files: dict[str, str]) -> Path:
+    folder = tmp_path / "catalog"
+    for name, text in files.items():
+        (folder / name).parent.mkdir(parents=True, exist_ok=True)
+        (folder / name).write_text(text)
+    return folder
+
+
+def test_run_goes_on_past_a_bad_file_and_exits_2_at_the_end(
+    tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    folder = _catalog(tmp_path, {"a/bad.toml": MANY_MISTAKES, "b/revoked.toml": GOOD_REVOKED})
+    report = tmp_path / "r.xml"
+    assert (
+        main(["run", str(folder), "--junit", str(report), "--json", str(tmp_path / "r.json")]) == 2
+    )
+    captured = capsys.readouterr()
+    assert "b/revoked  cc-on   ok" in captured.out  # the good file ran
+    assert "1 bad file (not run); 1 scenario, 2 scenario × mode runs: 2 hold" in captured.out
+    # Every mistake, one line each, naming the file; no follow-on of a mistake.
+    errors = captured.err.strip().splitlines()
+    assert [line.split(": ")[3] for line in errors] == [
+        "tags[1]",
+        "client.hsh",
+        "client.ocsp",
+        "expect[0].status",
+        "expect[0].trusted_by",
+        "step[0].at",
+    ]
+    assert all(
+        line.startswith(f"ocsp-lab: error: {folder / 'a' / 'bad.toml'}: ") for line in errors
+    )
+    assert 'write it as a string with a unit, like "+6h"' in errors[-1]
+    assert 'did you mean "hash"?' in errors[1]
+    # JUnit: the bad file is an error testcase with the loader's messages.
+    suite = ET.parse(report).getroot()
+    assert (suite.get("tests"), suite.get("errors"), suite.get("failures")) == ("3", "1", "0")
+    case = next(c for c in suite.iter("testcase") if c.get("name") == "load")
+    error = case.find("error")
+    assert error is not None and error.get("type") == "ScenarioMistakes"
+    assert error.get("message") == errors[0].removeprefix("ocsp-lab: error: ")
+    assert (error.text or "").splitlines() == [e.removeprefix("ocsp-lab: error: ") for e in errors]
+    document = json.loads((tmp_path / "r.json").read_text())
+    assert document["holds"] is False
+    assert [m["key"] for m in document["bad_files"][0]["mistakes"]][-1] == "step[0].at"
+
+
+def test_run_a_mistaken_pki_stops_before_the_names_it_would_define(
+    tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    # sub's profile is mistyped: "leaf2's issuer is no CA" and every later use of leaf2
+    # would be follow-ons of that one mistake.
+    text = (
+        'title = "t"\n[[pki.cert]]\nname = "sub"\nissuer = "intermediate"\nprofile = "caa"\n'
+        '[[pki.cert]]\nname = "leaf2"\nissuer = "sub"\n'
+        '[database]\nleaf2 = "revoked"\n[[expect]]\ncert = "leaf2"\nstatus = "revoked"\n'
+    )
+    folder = _catalog(tmp_path, {"pki.toml": text})
+    assert main(["run", str(folder)]) == 2
+    err = capsys.readouterr().err.strip().splitlines()
+    assert len(err) == 1 and "pki.cert[0].profile: expected one of" in err[0]
+
+
+def test_run_junit_carries_title_and_tags_as_properties(tmp_path: Path) -> None:
+    report = tmp_path / "r.xml"
+    assert main(["run", str(DATA / "good" / "revoked.toml"), "--junit", str(report)]) == 0
+    case = ET.parse(report).getroot().find("testcase")
+    assert case is not None
+    properties = {p.get("name"): p.get("value") for p in case.iter("property")}
+    assert properties["title"] == "Fixture: revoked, expected revoked (holds)"
+    assert properties["tags"] == "fixture revoked"
+
+
+def test_run_cc_runs_one_mode(tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
+    fixed_on = GOOD_REVOKED.replace("[database]", "[client]\ncommon_criteria = true\n\n[database]")
+    folder = _catalog(tmp_path, {"both.toml": GOOD_REVOKED, "on-only.toml": fixed_on})
+    report = tmp_path / "r.json"
+    assert main(["run", str(folder), "--cc", "off", "--json", str(report)]) == 0
+    modes = {
+        s["id"]: [m["mode"] for m in s["modes"]]
+        for s in json.loads(report.read_text())["scenarios"]
+    }
+    assert modes == {"both": ["cc-off"]}
+    captured = capsys.readouterr()
+    assert "1 scenario, 1 scenario × mode run: 1 hold" in captured.out  # singular, too
+    assert "1 scenario fixing Common Criteria on: not run" in captured.err
+    assert main(["run", str(folder), "--cc", "on", "--json", str(report)]) == 0
+    modes = {
+        s["id"]: [m["mode"] for m in s["modes"]]
+        for s in json.loads(report.read_text())["scenarios"]
+    }
+    assert modes == {"both": ["cc-on"], "on-only": ["cc-on"]}
+
+
+def test_run_skips_other_extensions_with_a_note(
+    tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    folder = _catalog(
+        tmp_path, {"revoked.toml": GOOD_REVOKED, "notes.txt": "hello", "x.toml.bak": ""}
+    )
+    assert main(["run", str(folder)]) == 0
+    err = capsys.readouterr().err
+    assert f"ocsp-lab: note: {folder / 'notes.txt'}: skipped (not a .toml file)" in err
+    assert f"{folder / 'x.toml.bak'}: skipped (not a .toml file)" in err
+
+
+def test_run_toml_error_gives_line_and_column(
+    tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    folder = _catalog(tmp_path, {"broken.toml": 'title = "t"\n\n[client\nocsp = true\n'})
+    assert main(["run", str(folder)]) == 2
+    err = capsys.readouterr().err
+    assert f"{folder / 'broken.toml'}:3:8: expected valid TOML (" in err
+
+
+@pytest.mark.parametrize(
+    ("text", "why"),
+    [
+        ("a = " + "[" * 900 + "]" * 900 + "\n", "nest less deep"),
+        ("x" * (1 << 20) + "\n", "at most 1024 KiB"),
+    ],
+)
+def test_run_file_too_deep_or_too_big_exits_2_with_one_line(
+    tmp_path: Path, text: str, why: str, capsys: pytest.CaptureFixture[str]
+) -> None:
+    path = tmp_path / "odd.toml"
+    path.write_text(text)
+    assert main(["explain", str(path)]) == 2
+    err = capsys.readouterr().err.strip().splitlines()
+    assert len(err) == 1 and str(path) in err[0] and why in err[0]
+
+
+def test_run_fifo_or_device_is_refused_not_read(
+    tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    fifo = tmp_path / "pipe.toml"
+    os.mkfifo(fifo)  # opening it would block until a writer came
+    for path, kind in ((fifo, "a FIFO"), (Path("/dev/zero"), "a character device")):
+        assert main(["explain", str(path)]) == 2
+        err = capsys.readouterr().err.strip().splitlines()
+        assert err == [
+            f"ocsp-lab: error: {path}: expected a regular scenario file (.toml), found {kind}"
+        ]
+    assert main(["run", str(fifo)]) == 2
+    assert "found a FIFO" in capsys.readouterr().err
+
+
+def test_run_piped_prints_a_line_per_scenario_as_it_finishes(tmp_path: Path) -> None:
+    # The second scenario takes a second of real time (the responder's delay fault):
+    # the first line must be read that long before the run's last line.
+    slow = GOOD_REVOKED.replace("[database]", '[responder.faults]\ndelay = "1s"\n\n[database]')
+    slow = slow.replace('title = "Fixture', 'title = "Slow fixture')
+    folder = _catalog(tmp_path, {"a-fast.toml": GOOD_REVOKED, "b-slow.toml": slow})
+    process = subprocess.Popen(
+        [sys.executable, "-m", "lab", "run", str(folder), "--cc", "on"],
+        stdout=subprocess.PIPE,
+        stderr=subprocess.DEVNULL,
+        text=True,
+        # Python buffers a piped stdout unless told otherwise: it must not need telling.
+        env={k: v for k, v in os.environ.items() if k != "PYTHONUNBUFFERED"} | {"NO_COLOR": "1"},
+    )
+    assert process.stdout is not None
+    arrivals = [(time.monotonic(), line.rstrip("\n")) for line in process.stdout]
+    assert process.wait(timeout=60) == 0
+    lines = [line for _, line in arrivals]
+    assert lines[0].startswith("[1/2] a-fast: cc-on ok (") and lines[1].startswith("[2/2] b-slow")
+    assert "\r" not in "".join(lines) and "\033[" not in "".join(lines)  # no cursor tricks
+    assert arrivals[-1][0] - arrivals[0][0] > 0.5, arrivals
+
+
+# ---- --version and shell completion -------------------------------------------------------
+
+
+def test_version(capsys: pytest.CaptureFixture[str]) -> None:
+    from importlib.metadata import version
+
+    with pytest.raises(SystemExit) as exit_:
+        main(["--version"])
+    assert exit_.value.code == 0
+    assert capsys.readouterr().out == f"ocsp-lab {version('ocsp-lab')}\n"
+
+
+@pytest.mark.skipif(shutil.which("bash") is None, reason="bash is the completion's peer")
+def test_bash_completion_completes_subcommands_and_options(tmp_path: Path) -> None:
+    script = tmp_path / "ocsp-lab.bash"
+    script.write_text(
+        subprocess.run(
+            [sys.executable, "-m", "lab", "completion", "bash"],
+            capture_output=True,
+            text=True,
+            check=True,
+            timeout=60,
+        ).stdout
+    )
+
+    def complete(*words: str) -> set[str]:
+        # What bash itself offers for `ocsp-lab WORDS<TAB>`, from the generated function.
+        line = " ".join(["ocsp-lab", *words])
+        program = (
+            f"source {script}\n"
+            f"COMP_WORDS=(ocsp-lab {' '.join(words)}); COMP_CWORD={len(words)}\n"
+            f"COMP_LINE='{line}'; COMP_POINT={len(line)}\n"
+            "$(complete -p ocsp-lab | sed -E 's/.*-F ([^ ]+).*/\\1/') ocsp-lab\n"
+            'printf "%s\\n" "${COMPREPLY[@]}"\n'
+        )
+        done = subprocess.run(
+            ["bash", "--norc", "-c", program], capture_output=True, text=True, timeout=30
+        )
+        assert done.returncode == 0, done.stderr
+        return set(done.stdout.split())
+
+    assert {"run", "explain", "serve", "completion"} <= complete("")
+    assert {"--cc", "--junit", "--json"} <= complete("run", "--")
+    assert complete("run", "--cc", "") == {"on", "off"}
+
+
+def test_zsh_completion_is_generated(capsys: pytest.CaptureFixture[str]) -> None:
+    assert main(["completion", "zsh"]) == 0
+    out = capsys.readouterr().out
+    assert out.startswith("#compdef ocsp-lab") and "--cc" in out

@@ -1,29 +1,81 @@
-"""``ocsp-lab run [PATH ...] [-k EXPR] [--junit FILE] [--json FILE] [-j N]``: run scenarios.
+"""``ocsp-lab run [PATH ...] [-k EXPR] [--cc on|off] [--junit FILE] [--json FILE] [-j N]``.
 
-Default ``scenarios/`` (relative to the current directory); PATH may be files
-or folders anywhere (ids relative to the folder given). A live line per
-scenario on a terminal, then a table: scenario, mode, result, and for
-failures what differed. Exit 0 when every expectation holds, 1 when one does
-not, 2 for a bad file (the loader's message naming file, key and what was
-expected) or bad usage.
+With no PATH: ``scenarios/`` of the current directory when there is one (a
+checkout runs its own catalog), else the catalog installed with the package
+(``lab.catalog``). PATH may be files or folders anywhere (ids relative to the
+folder given); files in a folder without the ``.toml`` extension are skipped
+with a note.
+
+A line per scenario as it finishes — flushed at once, so a CI log reading a
+pipe sees it then; on a terminal it is one live line instead — then a table:
+scenario, mode, result, and for failures what differed. A bad file does not
+stop the run: every mistake of it is written to stderr before the run, it is
+an error testcase in JUnit, and the exit code is 2 at the end. Otherwise exit
+0 when every expectation holds, 1 when one does not; 2 for bad usage.
 """
 
 from __future__ import annotations
 
 import argparse
+import dataclasses
+import shutil
 import sys
 import threading
 import time
+from collections.abc import Sequence
 from pathlib import Path
-from typing import Any, TextIO
+from typing import TYPE_CHECKING, Any, TextIO
 
 from lab.errors import UsageError
 
-__all__ = ["register", "run"]
+if TYPE_CHECKING:
+    from lab.runner import ScenarioResult
+    from lab.scenario import Scenario
+
+__all__ = ["default_paths", "installed_catalog", "register", "run"]
+
+#: What ``--cc`` accepts, and the Common Criteria mode each one runs.
+CC_MODES = {"on": True, "off": False}
+
+
+def installed_catalog() -> Path | None:
+    """The scenario catalog that came with the package, or None when there is none.
+
+    A wheel carries it as the data package ``lab.catalog`` (``lab/catalog/``
+    beside this package's modules); an editable install from a checkout has
+    the checkout's ``scenarios/`` beside ``lab/`` instead.
+    """
+    package = Path(__file__).resolve().parents[1]  # lab/
+    for candidate in (package / "catalog", package.parent / "scenarios"):
+        if candidate.is_dir():
+            return candidate
+    return None
+
+
+def default_paths() -> list[Path]:
+    """``scenarios/`` of the current directory, else the installed catalog."""
+    here = Path("scenarios")
+    if here.is_dir():
+        return [here]
+    installed = installed_catalog()
+    if installed is None:
+        raise UsageError(
+            "scenarios: no such scenario folder here, and no catalog installed with ocsp-lab "
+            "(give a PATH)"
+        )
+    return [installed]
+
+
+def _plural(count: int, word: str) -> str:
+    return f"{count} {word}" if count == 1 else f"{count} {word}s"
 
 
 class _Progress:
-    """One live line on a terminal: ``[12/130] dtm/revoked``; silent otherwise."""
+    """A line per scenario as it finishes; on a terminal one live line that is rewritten.
+
+    Off a terminal (a CI log, ``| cat``) each line ends in a newline and is
+    flushed at once: no carriage returns or escape sequences there.
+    """
 
     def __init__(self, total: int, stream: TextIO) -> None:
         self.total = total
@@ -33,16 +85,25 @@ class _Progress:
         self.failed = 0
         self._lock = threading.Lock()
 
-    def result(self, result: Any) -> None:
+    def result(self, result: ScenarioResult) -> None:
         with self._lock:
             self.done += 1
             self.failed += not result.holds
-            if not self.live:
-                return
-            mark = "ok" if result.holds else "FAIL"
-            failed = f", {self.failed} failed" if self.failed else ""
-            line = f"[{self.done}/{self.total}{failed}] {result.id} {mark}"
-            self.stream.write("\r\033[K" + line[:200])
+            if result.error:
+                modes = f"could not set up: {result.error}"
+            else:
+                modes = ", ".join(f"{m.mode} {'ok' if m.holds else 'FAIL'}" for m in result.modes)
+            if self.live:
+                failed = f", {self.failed} failed" if self.failed else ""
+                line = f"[{self.done}/{self.total}{failed}] {result.id} {modes}"
+                width = shutil.get_terminal_size().columns - 1
+                self.stream.write("\r\033[K" + line[:width])
+            else:
+                width = len(str(self.total))
+                self.stream.write(
+                    f"[{self.done:>{width}}/{self.total}] {result.id}: {modes} "
+                    f"({result.seconds:.2f} s)\n"
+                )
             self.stream.flush()
 
     def finish(self) -> None:
@@ -51,56 +112,94 @@ class _Progress:
             self.stream.flush()
 
 
+def _one_mode(scenarios: Sequence[Scenario], cc: str) -> tuple[list[Scenario], int]:
+    """The scenarios that run in mode ``cc``, fixed to it; how many fix the other mode."""
+    cc_on = CC_MODES[cc]
+    chosen = [
+        dataclasses.replace(s, client=dataclasses.replace(s.client, common_criteria=cc_on))
+        for s in scenarios
+        if cc_on in s.client.modes()
+    ]
+    return chosen, len(scenarios) - len(chosen)
+
+
+def _note(text: str) -> None:
+    print(f"ocsp-lab: note: {text}", file=sys.stderr, flush=True)
+
+
 def run(args: argparse.Namespace) -> int:
     from lab.report import Palette, format_table, summary_line, write_json, write_junit
     from lab.runner import run_scenarios
-    from lab.scenario import load_scenarios
+    from lab.scenario import read_scenarios
     from lab.selection import keyword_filter
 
     if args.jobs < 1:
         raise UsageError(f"-j {args.jobs}: expected a number of threads of 1 or more")
-    scenarios = load_scenarios(args.paths or ["scenarios"])
-    if args.keyword is not None:
-        chosen = keyword_filter(args.keyword)
+    chosen = keyword_filter(args.keyword) if args.keyword is not None else None
+    catalog = read_scenarios(args.paths or default_paths())
+    for path, why in catalog.skipped:
+        _note(f"{path}: skipped ({why})")
+    for problem in catalog.bad:
+        for line in problem.lines:
+            print(f"ocsp-lab: error: {line}", file=sys.stderr, flush=True)
+    scenarios = list(catalog.scenarios)
+    if chosen is not None:
         scenarios = [s for s in scenarios if chosen(s)]
-    if not scenarios:
+    if args.cc is not None:
+        scenarios, other = _one_mode(scenarios, args.cc)
+        if other:
+            fixed = "off" if args.cc == "on" else "on"
+            _note(f"{_plural(other, 'scenario')} fixing Common Criteria {fixed}: not run")
+    if not scenarios and not catalog.bad:
         raise UsageError(
             "no scenario to run" + (f" matches -k {args.keyword!r}" if args.keyword else "")
         )
-    progress = _Progress(len(scenarios), sys.stderr)
+    progress = _Progress(len(scenarios), sys.stdout)
     started = time.perf_counter()
     try:
         results = run_scenarios(scenarios, jobs=args.jobs, on_result=progress.result)
     finally:
         progress.finish()
     seconds = time.perf_counter() - started
-    print(format_table(results, Palette.for_stream(sys.stdout)))
-    print(summary_line(results, seconds))
+    if results:
+        print(format_table(results, Palette.for_stream(sys.stdout)))
+    print(summary_line(results, seconds, bad=len(catalog.bad)), flush=True)
     for target, writer in ((args.junit, write_junit), (args.json, write_json)):
         if target is None:
             continue
         try:
-            writer(results, seconds, Path(target))
+            writer(results, seconds, Path(target), bad=catalog.bad)
         except OSError as exc:
             raise UsageError(f"{target}: cannot write the report ({exc.strerror})") from None
+    if catalog.bad:
+        return 2
     return 0 if all(r.holds for r in results) else 1
 
 
 def register(commands: Any) -> None:
     parser = commands.add_parser(
         "run",
-        help="run scenarios (default: scenarios/)",
+        help="run scenarios (default: scenarios/, else the installed catalog)",
         description="Run scenario files: each in Common Criteria ON and OFF unless it fixes "
-        "one. Exit 0 when every expectation holds, 1 when one does not, 2 for a bad file.",
+        "one (or --cc chooses). A line per scenario as it finishes, then a table. Exit 0 "
+        "when every expectation holds, 1 when one does not, 2 when a file was bad.",
     )
     parser.add_argument(
-        "paths", nargs="*", metavar="PATH", help="scenario files or folders (default: scenarios/)"
+        "paths",
+        nargs="*",
+        metavar="PATH",
+        help="scenario files or folders (default: scenarios/ here, else the installed catalog)",
     )
     parser.add_argument(
         "-k",
         dest="keyword",
         metavar="EXPR",
         help="only scenarios whose id, title or tags match, e.g. 'trp and not revoked'",
+    )
+    parser.add_argument(
+        "--cc",
+        choices=sorted(CC_MODES),
+        help="run only this Common Criteria mode (scenarios fixing the other are not run)",
     )
     parser.add_argument("--junit", metavar="FILE", help="write a JUnit XML report")
     parser.add_argument("--json", metavar="FILE", help="write a JSON report with full evidence")

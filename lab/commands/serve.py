@@ -22,13 +22,14 @@ import datetime as dt
 import gc
 import logging
 import socket
-import sys
 import urllib.parse
 from pathlib import Path
 from typing import Any
 
 from lab.commands.pki_build import add_secret_option, parse_t0, product_pki
 from lab.errors import UsageError
+from responder.logs import LOG_FORMATS
+from responder.logs import configure as configure_logs
 
 __all__ = ["register", "run"]
 
@@ -141,11 +142,7 @@ def run(args: argparse.Namespace) -> int:
         kept = " (state kept from the last run)"
     else:
         kept = ""
-    logging.basicConfig(
-        level=logging.WARNING if args.quiet else logging.INFO,
-        format="%(asctime)s [%(process)d] %(message)s",
-        stream=sys.stderr,
-    )
+    configure_logs(args.log_format, level=logging.WARNING if args.quiet else logging.INFO)
     print(f"PKI written to {out}/; AIA OCSP URL {base_url}{kept}", flush=True)
     print(f"Status page: http://{url_host}:{args.port}{ADMIN_PREFIX}/", flush=True)
     options = {
@@ -212,4 +209,8 @@ def register(commands: Any) -> None:
     serve.add_argument("--fresh", action="store_true", help="forget the state of the last run")
     serve.add_argument("--quiet", action="store_true", help="no log line per request")
     add_secret_option(serve)
+    serve.add_argument(
+        "--log-format", choices=LOG_FORMATS, default="text",
+        help="request log and admin actions as text (%(default)s) or one JSON object a line",
+    )  # fmt: skip
     serve.set_defaults(handler=run)
