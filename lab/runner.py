@@ -40,12 +40,11 @@ from lab.chain_check import (
     client_clock,
     unchecked_chain,
 )
-from lab.errors import ScenarioError
 from lab.evidence import Evidence, Step, StepOutcome
 from lab.outcome import Actual, CertificateCheckRecord, Expectation, compare
 from lab.policy import decide
 from lab.scenario import ConnectionOutcome, Hold, Release, Revoke, Scenario, SetFaults
-from lab.timeline import CachedAnswers, TimelineEvent, check_recheck_bound, run_timeline
+from lab.timeline import CachedAnswers, TimelineEvent, run_timeline
 from lab.timespec import format_offset
 from pki import EPOCH, PKI, CertificateDatabase, build_pki
 from responder.app import LabResponder, create_app, lab_responder
@@ -376,10 +375,6 @@ def run_scenario(
 ) -> ScenarioResult:
     """Run ``scenario`` in every mode it names; ``stop`` closes the lab (default: now)."""
     started = time.perf_counter()
-    try:
-        check_recheck_bound(scenario)  # refused before a PKI is built or a port taken
-    except ScenarioError as exc:
-        return ScenarioResult(scenario, (), time.perf_counter() - started, error=str(exc))
     try:
         lab = ScenarioLab(scenario)
     except Exception as exc:  # reported as the scenario's failure

@@ -40,6 +40,7 @@ from lab.timespec import (
     OFFSET_EXPECTED,
     POSITIVE_DURATION_EXPECTED,
     TimeSpecError,
+    format_duration,
     format_offset,
     parse_duration,
     parse_offset,
@@ -366,7 +367,40 @@ def load_scenario(
         raise mistakes.found[0]
     if mistakes.found:
         raise ScenarioMistakes(mistakes.found)
+    check_recheck_bound(scenario)  # a well-formed file can still ask for a run without end
     return scenario
+
+
+#: Re-checks a scenario may ask for up to its last step (docs/scenario-format-extensions.md).
+MAX_RECHECKS = 10_000
+
+
+def check_recheck_bound(scenario: Scenario) -> None:
+    """:class:`ScenarioError` if the timeline would re-check more than :data:`MAX_RECHECKS` times.
+
+    The re-checks fire at k × interval up to the last step's ``at``; the
+    error names the key that sets the interval in use and the shortest
+    interval that stays within the bound.
+    """
+    settings = scenario.client
+    interval = settings.recheck_interval
+    if not scenario.steps or interval is None or interval <= dt.timedelta(0):
+        return
+    until = max(step.at for step in scenario.steps)
+    if until // interval <= MAX_RECHECKS:
+        return
+    key = "revocation_check" if settings.revocation_check is not None else "validity_check"
+    # The ceiling, in whole milliseconds (the unit of durations): until / shortest <= the bound.
+    ms = dt.timedelta(milliseconds=1)
+    shortest = -(-(until // ms) // MAX_RECHECKS) * ms
+    raise ScenarioError(
+        str(scenario.path),
+        f"client.{key}",
+        f"an interval that re-checks at most {MAX_RECHECKS:,} times up to the last step at "
+        f"{format_offset(until)}, i.e. {format_duration(shortest)} or more "
+        f"({until // interval:,} re-checks asked)",
+        found=format_duration(interval),
+    )
 
 
 @dataclass(frozen=True)

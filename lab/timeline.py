@@ -32,11 +32,11 @@ from collections.abc import Iterator, Mapping
 from dataclasses import dataclass, field
 from typing import Protocol
 
-from lab.errors import ScenarioError
 from lab.evidence import Evidence
 from lab.misbehaviour import describe_faults
 from lab.outcome import Actual, CertificateCheckRecord, Expectation, compare
 from lab.scenario import (
+    MAX_RECHECKS,
     Action,
     Connect,
     ConnectionOutcome,
@@ -50,8 +50,9 @@ from lab.scenario import (
     Upload,
     UploadOutcome,
     Wait,
+    check_recheck_bound,
 )
-from lab.timespec import format_duration, format_offset
+from lab.timespec import format_offset
 
 __all__ = [
     "MAX_RECHECKS",
@@ -66,7 +67,6 @@ __all__ = [
 ]
 
 #: The most re-check times one scenario may have (docs/scenario-format-extensions.md).
-MAX_RECHECKS = 10_000
 
 #: A connection's cached trustworthy answers, by (serial, subject) of the checked certificate.
 CachedAnswers = Mapping[tuple[int, str], Evidence]
@@ -152,34 +152,6 @@ def due_times(
             return
         yield at
         k += 1
-
-
-def check_recheck_bound(scenario: Scenario) -> None:
-    """:class:`ScenarioError` if the timeline would re-check more than :data:`MAX_RECHECKS` times.
-
-    The re-checks fire at k × interval up to the last step's ``at``; the
-    error names the key that sets the interval in use and the shortest
-    interval that stays within the bound.
-    """
-    settings = scenario.client
-    interval = settings.recheck_interval
-    if not scenario.steps or interval is None or interval <= dt.timedelta(0):
-        return
-    until = max(step.at for step in scenario.steps)
-    if until // interval <= MAX_RECHECKS:
-        return
-    key = "revocation_check" if settings.revocation_check is not None else "validity_check"
-    # The ceiling, in whole milliseconds (the unit of durations): until / shortest <= the bound.
-    ms = dt.timedelta(milliseconds=1)
-    shortest = -(-(until // ms) // MAX_RECHECKS) * ms
-    raise ScenarioError(
-        str(scenario.path),
-        f"client.{key}",
-        f"an interval that re-checks at most {MAX_RECHECKS:,} times up to the last step at "
-        f"{format_offset(until)}, i.e. {format_duration(shortest)} or more "
-        f"({until // interval:,} re-checks asked)",
-        found=format_duration(interval),
-    )
 
 
 def step_label(index: int, step: Step) -> str:

@@ -37,7 +37,10 @@ DURATION_EXPECTED = 'a duration like "30s", "5m", "1d12h", "500ms" or "0"'
 POSITIVE_DURATION_EXPECTED = 'a duration more than 0, like "30s", "5m", "1d12h" or "500ms"'
 #: What an offset looks like, for error messages.
 OFFSET_EXPECTED = 'an offset from t0 like "0", "-1d", "+2h", "+5h59m"'
-_TOO_LONG = " (at most 999999999 days)"
+#: The longest duration or offset: a century either side of t0 keeps every
+#: instant a scenario can name inside the dates a certificate can carry.
+MAX_DAYS = 36_525
+_TOO_LONG = f" (at most {MAX_DAYS}d, 100 years)"
 
 # Units in the only order they may appear, with their length in milliseconds.
 _UNITS: tuple[tuple[str, int], ...] = (
@@ -92,6 +95,8 @@ def parse_duration(text: str) -> dt.timedelta:
         raise TimeSpecError(DURATION_EXPECTED, text)
     try:
         millis = sum(int(match[unit] or 0) * length for unit, length in _UNITS)
+        if millis > MAX_DAYS * 86_400_000:
+            raise OverflowError(text)
         return dt.timedelta(milliseconds=millis)
     except (OverflowError, ValueError):
         # ValueError: Python refuses to convert integers of thousands of digits.

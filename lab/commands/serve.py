@@ -189,20 +189,36 @@ def _remove_interrupted_writes(out: Path) -> None:
             leftover.unlink(missing_ok=True)
 
 
+def _port(text: str) -> int:
+    """A TCP port, 1 to 65535 (argparse turns the ValueError into exit 2 and one line)."""
+    if not (text.isascii() and text.isdigit()) or not 1 <= int(text) <= 65535:
+        raise argparse.ArgumentTypeError(f"expected a TCP port from 1 to 65535, found {text!r}")
+    return int(text)
+
+
+def _count(most: int) -> Any:
+    def count(text: str) -> int:
+        if not (text.isascii() and text.isdigit()) or not 1 <= int(text) <= most:
+            raise argparse.ArgumentTypeError(f"expected a number from 1 to {most}, found {text!r}")
+        return int(text)
+
+    return count
+
+
 def register(commands: Any) -> None:
     serve = commands.add_parser(
         "serve", help="write a scenario's PKI and serve the lab responder (gunicorn)"
     )
     serve.add_argument("scenario", nargs="?", help="scenario file (TOML)")
     serve.add_argument("--host", default="127.0.0.1", help="address to listen on (%(default)s)")
-    serve.add_argument("--port", type=int, default=8080, help="port (%(default)s)")
+    serve.add_argument("--port", type=_port, default=8080, help="port (%(default)s)")
     serve.add_argument("--out", default="out/serve", help="PKI and state directory (%(default)s)")
-    serve.add_argument("--workers", type=int, default=2, help="gunicorn worker processes")
+    serve.add_argument("--workers", type=_count(64), default=2, help="gunicorn worker processes")
     serve.add_argument(
         "--worker", choices=("asgi", "gthread"), default="asgi",
         help="gunicorn worker: asyncio event loop (%(default)s) or threads",
     )  # fmt: skip
-    serve.add_argument("--threads", type=int, default=8, help="threads per gthread worker")
+    serve.add_argument("--threads", type=_count(256), default=8, help="threads per gthread worker")
     serve.add_argument("--admin-token", help="open the admin API beyond loopback, guarded by it")
     serve.add_argument("--base-url", help="the AIA OCSP URL (default: http://HOST:PORT/)")
     serve.add_argument("--t0", type=parse_t0, help="start of the validity windows")
