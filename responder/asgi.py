@@ -69,7 +69,11 @@ class AsgiResponder:
         if not valid or (length is not None and int(length) > MAX_REQUEST_BYTES):
             await _too_large(send)  # before a byte of the body is read
             return
-        body = await _body(receive)
+        try:
+            body = await _body(receive)
+        except _BodyTimeout:
+            await _plain_error(send, 408, _TIMED_OUT)
+            return
         if body is None:
             return  # the client went away
         if len(body) > MAX_REQUEST_BYTES:  # chunked: no Content-Length to refuse it by
@@ -125,16 +129,29 @@ def _headers(scope: Scope) -> dict[str, str]:
     return wanted
 
 
+#: How long a client may take between two pieces of a request body (a slow
+#: client is not a stuck one; one that stops sending gets 408, RFC 9110 15.5.9).
+BODY_TIMEOUT_S = 10.0
+
+
+class _BodyTimeout(Exception):
+    """The body was announced but did not come."""
+
+
 async def _body(receive: Receive) -> bytes | None:
     """The request body, at most one chunk over the cap; None if the client went away.
 
     A Content-Length over the cap was refused before; a chunked body stops
-    being read as soon as it is over.
+    being read as soon as it is over. :class:`_BodyTimeout` if the body stops
+    coming for :data:`BODY_TIMEOUT_S`.
     """
     chunks: list[bytes] = []
     size = 0
     while True:
-        message = await receive()
+        try:
+            message = await asyncio.wait_for(receive(), BODY_TIMEOUT_S)
+        except TimeoutError:
+            raise _BodyTimeout from None
         if message["type"] == "http.disconnect":
             return None
         chunk = message.get("body", b"")
@@ -156,15 +173,21 @@ def _replay(body: bytes, receive: Receive) -> Receive:
 
 async def _too_large(send: Send) -> None:
     # What werkzeug answers for MAX_CONTENT_LENGTH on the WSGI path: 413 (RFC 9110 15.5.14).
-    await send({"type": "http.response.start", "status": 413, "headers": [
+    await _plain_error(send, 413, _TOO_LARGE)
+
+
+async def _plain_error(send: Send, status: int, text: bytes) -> None:
+    """A short text answer, and the connection closes after it."""
+    await send({"type": "http.response.start", "status": status, "headers": [
         (b"content-type", b"text/plain; charset=utf-8"),
-        (b"content-length", str(len(_TOO_LARGE)).encode()),
+        (b"content-length", str(len(text)).encode()),
         (b"connection", b"close"),
     ]})  # fmt: skip
-    await send({"type": "http.response.body", "body": _TOO_LARGE})
+    await send({"type": "http.response.body", "body": text})
 
 
 _TOO_LARGE = f"413 Request Entity Too Large: at most {MAX_REQUEST_BYTES} bytes\n".encode()
+_TIMED_OUT = f"408 Request Timeout: the body did not come within {BODY_TIMEOUT_S:g} s\n".encode()
 
 
 async def _lifespan(receive: Receive, send: Send) -> None:

@@ -607,3 +607,26 @@ def test_asgi_answers_any_post_or_get_as_wsgi_does(pki: PKI, data: st.DataObject
     assert asgi.status == wsgi.status_code
     assert asgi.header("content-type") == wsgi.content_type
     assert asgi.body == wsgi.data
+
+
+def test_body_announced_but_never_finished_is_408(
+    pki: PKI, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    import responder.asgi as adapter
+
+    monkeypatch.setattr(adapter, "BODY_TIMEOUT_S", 0.05)
+    sent: list[Message] = []
+    first = [{"type": "http.request", "body": b"\x30\x10", "more_body": True}]
+
+    async def receive() -> Message:
+        if first:
+            return first.pop()
+        await asyncio.sleep(3600)  # the client stops sending, and stays connected
+        raise AssertionError("unreachable")
+
+    async def send(message: MutableMapping[str, Any]) -> None:
+        sent.append(dict(message))
+
+    scope = _scope("POST", b"/", [(b"content-length", b"100")])
+    asyncio.run(asyncio.wait_for(AsgiResponder(_app(pki))(scope, receive, send), 5))
+    assert _answer(sent).status == 408

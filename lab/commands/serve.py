@@ -148,7 +148,10 @@ def run(args: argparse.Namespace) -> int:
     options = {
         "bind": f"[{host}]:{args.port}" if ":" in host else f"{host}:{args.port}",
         "workers": args.workers,
-        "worker_class": args.worker,
+        # asgi: gunicorn's asyncio worker, with a bound on the wait for headers
+        "worker_class": (
+            "responder.gunicorn_worker.LabAsgiWorker" if args.worker == "asgi" else args.worker
+        ),
         "threads": args.threads if args.worker == "gthread" else 1,
         "keepalive": 5,
         "timeout": 30,
