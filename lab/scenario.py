@@ -429,8 +429,8 @@ def read_scenarios(paths: Iterable[str | os.PathLike[str]]) -> Catalog:
         path = Path(given)
         if path.is_dir():
             for found in sorted(path.rglob("*")):
-                if found.is_dir():
-                    continue
+                if found.is_dir() or found.suffix == ".md":
+                    continue  # a folder's Markdown is its documentation (scenarios/README.md)
                 why = _not_a_scenario(found)
                 if why is None:
                     files.append((found, path))
