@@ -17,6 +17,7 @@ SECTIONS = (
     "bench.validator_speed",
     "bench.catalog_run",
     "bench.live_state",
+    "bench.check_speed",
 )
 
 
