@@ -29,9 +29,7 @@ what was expected, what came and the evidence.
 from __future__ import annotations
 
 import datetime as dt
-import errno
 import logging
-import socket
 import threading
 from collections.abc import Callable, Iterator, Sequence
 from dataclasses import dataclass, field
@@ -42,6 +40,7 @@ import pytest
 
 if TYPE_CHECKING:
     from cryptography import x509
+    from flask import Flask
 
     from lab.chain_check import ChainResult
     from lab.runner import ScenarioLab, ScenarioResult
@@ -49,7 +48,6 @@ if TYPE_CHECKING:
     from pki import PKI
     from responder.app import LabResponder
     from responder.requestlog import RequestLogEntry
-    from responder.server import InProcessServer
 
 __all__ = [
     "LabFiles",
@@ -61,7 +59,6 @@ __all__ = [
 ]
 
 _HOST = "127.0.0.1"
-_PORT_ATTEMPTS = 5
 _FIXTURES = ("ocsp_pki", "ocsp_responder", "ocsp_scenario")
 
 
@@ -169,13 +166,6 @@ def pytest_runtest_makereport(item: pytest.Item, call: pytest.CallInfo[None]) ->
 # ---- one lab: PKI, responder, files -------------------------------------------------------
 
 
-def _free_port() -> int:
-    with socket.socket(socket.AF_INET, socket.SOCK_STREAM) as probe:
-        probe.bind((_HOST, 0))
-        port: int = probe.getsockname()[1]
-        return port
-
-
 @dataclass
 class LabFiles:
     """``ocsp_pki``: the PKI and where its files were written (``<name>.pem`` / ``.key``…)."""
@@ -214,26 +204,20 @@ class _Lab:
         from pki import CertificateDatabase, PKISpec, build_pki, calendar_t0, write_pki
         from responder.app import create_app, lab_responder
         from responder.config import ResponderConfig
-        from responder.server import InProcessServer
+        from responder.server import serve_on_a_free_port
 
         spec = scenario.pki if scenario is not None else PKISpec()
         self.config = scenario.responder if scenario is not None else ResponderConfig()
         self.scenario = scenario
         t0 = calendar_t0(dt.datetime.now(dt.UTC))
-        for attempt in range(_PORT_ATTEMPTS):
-            port = _free_port()
-            url = f"http://{_HOST}:{port}/"
+
+        def build(url: str) -> Flask:
             self.pki = build_pki(spec, base_url=url, t0=t0)
-            self.app = create_app(self.pki, config=self.config)
-            self.responder: LabResponder = lab_responder(self.app)
-            self.server: InProcessServer = InProcessServer(self.app, host=_HOST, port=port)
-            try:
-                self.server.start()
-                break
-            except OSError as exc:
-                # Another process took the port between probe and bind: pick another.
-                if exc.errno != errno.EADDRINUSE or attempt == _PORT_ATTEMPTS - 1:
-                    raise
+            return create_app(self.pki, config=self.config)
+
+        self.app, self.server = serve_on_a_free_port(build, host=_HOST)
+        self.responder: LabResponder = lab_responder(self.app)
+        url = self.server.url
         self.url = url
         write_pki(self.pki, CertificateDatabase.from_pki(self.pki), directory)
         self.files = LabFiles(self.pki, directory, url)

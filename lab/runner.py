@@ -23,14 +23,14 @@ from __future__ import annotations
 
 import contextlib
 import datetime as dt
-import errno
-import socket
 import threading
 import time
 from collections.abc import Callable, Iterator, Sequence
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass, field, replace
 from typing import Any
+
+from flask import Flask
 
 from lab.chain_check import (
     CertificateCheck,
@@ -49,7 +49,7 @@ from lab.timespec import format_offset
 from pki import EPOCH, PKI, CertificateDatabase, build_pki
 from responder.app import LabResponder, create_app, lab_responder
 from responder.clock import FixedClock
-from responder.server import InProcessServer
+from responder.server import serve_on_a_free_port
 
 __all__ = [
     "LabModeSession",
@@ -62,20 +62,11 @@ __all__ = [
 ]
 
 _HOST = "127.0.0.1"
-_PORT_ATTEMPTS = 5
 
 
 def mode_name(cc_on: bool) -> str:
     """``cc-on`` / ``cc-off``: how reports name a Common Criteria mode."""
     return "cc-on" if cc_on else "cc-off"
-
-
-def _free_port() -> int:
-    """A loopback port free right now (the PKI needs the responder's URL before it serves)."""
-    with socket.socket(socket.AF_INET, socket.SOCK_STREAM) as probe:
-        probe.bind((_HOST, 0))
-        port: int = probe.getsockname()[1]
-        return port
 
 
 class ScenarioLab:
@@ -84,19 +75,13 @@ class ScenarioLab:
     def __init__(self, scenario: Scenario) -> None:
         self.scenario = scenario
         self.clock = FixedClock(EPOCH)
-        for attempt in range(_PORT_ATTEMPTS):
-            port = _free_port()
-            self.pki: PKI = build_pki(scenario.pki, base_url=f"http://{_HOST}:{port}/", t0=EPOCH)
-            app = create_app(self.pki, config=scenario.responder, clock=self.clock)
-            self.responder: LabResponder = lab_responder(app)
-            self.server = InProcessServer(app, host=_HOST, port=port)
-            try:
-                self.server.start()
-                break
-            except OSError as exc:
-                # Another process took the port between probe and bind: pick another.
-                if exc.errno != errno.EADDRINUSE or attempt == _PORT_ATTEMPTS - 1:
-                    raise
+
+        def build(url: str) -> Flask:
+            self.pki: PKI = build_pki(scenario.pki, base_url=url, t0=EPOCH)
+            return create_app(self.pki, config=scenario.responder, clock=self.clock)
+
+        app, self.server = serve_on_a_free_port(build, host=_HOST)
+        self.responder: LabResponder = lab_responder(app)
         self._fresh = True
 
     @property

@@ -14,8 +14,11 @@ it off again, it binds the same port anew. An admin request that sets
 
 from __future__ import annotations
 
+import errno
 import logging
+import socket
 import threading
+from collections.abc import Callable
 from types import TracebackType
 from typing import Any
 
@@ -25,7 +28,7 @@ from werkzeug.serving import BaseWSGIServer, WSGIRequestHandler, make_server
 from responder.app import lab_responder
 from responder.config import Faults
 
-__all__ = ["InProcessServer"]
+__all__ = ["InProcessServer", "serve_on_a_free_port"]
 
 _log = logging.getLogger("responder.server")
 
@@ -133,3 +136,28 @@ class InProcessServer:
                 self._close()
             else:
                 self._listen()
+
+
+def serve_on_a_free_port(
+    build: Callable[[str], Flask], *, host: str = "127.0.0.1", attempts: int = 5
+) -> tuple[Flask, InProcessServer]:
+    """Build the app for ``http://host:<free port>/`` (its AIA URL names the port) and serve it.
+
+    The port is probed first, since the PKI must know its URL before the
+    server binds; another process taking the port in between means another
+    try with another port.
+    """
+    for attempt in range(attempts):
+        with socket.socket(socket.AF_INET, socket.SOCK_STREAM) as probe:
+            probe.bind((host, 0))
+            port: int = probe.getsockname()[1]
+        app = build(f"http://{host}:{port}/")
+        server = InProcessServer(app, host=host, port=port)
+        try:
+            server.start()
+        except OSError as exc:
+            if exc.errno != errno.EADDRINUSE or attempt == attempts - 1:
+                raise
+            continue
+        return app, server
+    raise AssertionError("unreachable")  # the last attempt returns or raises
