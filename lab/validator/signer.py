@@ -55,7 +55,9 @@ def _signature_verifies(parsed: ParsedResponse, signer: CertFacts) -> bool:
         elif algo == "rsassa_pkcs1v15" and isinstance(key, rsa.RSAPublicKey) and hash_:
             key.verify(parsed.signature, parsed.tbs_der, _PKCS1, hash_)
         elif algo == "rsassa_pss" and isinstance(key, rsa.RSAPublicKey) and hash_:
-            pss = padding.PSS(padding.MGF1(hash_), parsed.pss_salt_length or 20)
+            # RFC 4055 3.1: saltLength defaults to 20 when absent; 0 is a valid length.
+            salt = 20 if parsed.pss_salt_length is None else parsed.pss_salt_length
+            pss = padding.PSS(padding.MGF1(hash_), salt)
             key.verify(parsed.signature, parsed.tbs_der, pss, hash_)
         elif (algo == "ed25519" and isinstance(key, ed25519.Ed25519PublicKey)) or (
             algo == "ed448" and isinstance(key, ed448.Ed448PublicKey)
