@@ -15,6 +15,7 @@ from __future__ import annotations
 import datetime as dt
 from collections.abc import Sequence
 from dataclasses import dataclass
+from typing import Protocol
 
 from asn1crypto import algos as asn1_algos
 from asn1crypto import core as asn1_core
@@ -24,16 +25,25 @@ from cryptography import x509
 from cryptography.hazmat.primitives import hashes, serialization
 from cryptography.hazmat.primitives.asymmetric import ec, ed25519, padding, rsa
 
-from pki import IssuedCert
 from pki.certid import issuer_key_hash, issuer_name_hash
 from pki.spec import REASONS
 
-__all__ = ["NONCE_OID", "NOW", "Extension", "Single", "forge", "unsuccessful"]
+__all__ = ["NONCE_OID", "NOW", "Extension", "Signer", "Single", "forge", "unsuccessful"]
 
 #: The default "now" of forged answers: inside the default PKI's validity (t0 = EPOCH).
 NOW = dt.datetime(2025, 3, 1, 12, 0, tzinfo=dt.UTC)
 NONCE_OID = "1.3.6.1.5.5.7.48.1.2"
 _STAND_IN_OID = "1.3.6.1.5.5.7.48.1.120"
+
+
+class Signer(Protocol):
+    """What signs a forged answer: a :class:`pki.IssuedCert`, or any certificate and its key."""
+
+    @property
+    def certificate(self) -> x509.Certificate: ...
+
+    @property
+    def private_key(self) -> object: ...
 
 
 @dataclass(frozen=True)
@@ -119,10 +129,10 @@ def _sign(key: object, data: bytes, hash_name: str) -> tuple[bytes, str]:
 
 def forge(
     *,
-    signer: IssuedCert,
+    signer: Signer,
     singles: Sequence[Single],
     certs: Sequence[x509.Certificate] | None = None,
-    responder_id: str | bytes = "key",
+    responder_id: str | bytes | asn1_x509.Name = "key",
     signer_key: object = None,
     produced_at: dt.datetime | None = None,
     nonce: bytes | None = None,
@@ -135,13 +145,16 @@ def forge(
     """A signed, successful OCSPResponse (RFC 6960 4.2.1).
 
     ``certs`` defaults to ``[signer]`` (``[]`` embeds none); ``responder_id``
-    is ``"key"``, ``"name"`` or raw key-hash bytes; ``signer_key`` signs
+    is ``"key"``, ``"name"``, raw key-hash bytes or an asn1crypto Name
+    (byName, encoded as given); ``signer_key`` signs
     instead of the signer's own key (a wrong key); ``nonce`` is echoed RFC
     9654-style and ``raw_nonce`` unwrapped (RFC 6960's looser reading).
     """
     signer_cert = signer.certificate
     if isinstance(responder_id, bytes):
         rid = asn1_ocsp.ResponderId(name="by_key", value=responder_id)
+    elif isinstance(responder_id, asn1_x509.Name):
+        rid = asn1_ocsp.ResponderId(name="by_name", value=responder_id)
     elif responder_id == "key":
         rid = asn1_ocsp.ResponderId(name="by_key", value=issuer_key_hash(signer_cert, "sha1"))
     else:
