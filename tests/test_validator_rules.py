@@ -265,6 +265,7 @@ def test_validate_never_trusts_a_lookalike_signer(
         ("lookalike-expired", "is outside its validity period"),
         ("lookalike-not-yet-valid", "is outside its validity period"),
     ],
+    ids=["ca-name", "sibling-ca", "no-eku", "expired", "not-yet-valid"],
 )
 def test_validate_says_why_dtm_refused_a_lookalike(lab: PKI, signer: str, why: str) -> None:
     evidence = validate(answer(lab, signer), context(lab))
@@ -543,6 +544,7 @@ def test_validate_next_update_equal_to_this_update_is_well_formed(
         ("none", None, False, None, NonceState.NOT_SENT),
         ("wrapped", None, False, None, NonceState.NOT_SENT),
     ],
+    ids=["wrapped", "raw", "missing", "missing-required", "other", "not-sent", "not-sent-echoed"],
 )
 def test_validate_checks_nonce(
     lab: PKI,
@@ -608,7 +610,11 @@ def _with_extension(lab: PKI, where: str, extension: Extension, status: str = "r
     return answer(lab, singles=[single(lab, status=status, extensions=(extension,))])
 
 
-@pytest.mark.parametrize(("where", "oid", "value"), KNOWN_CRITICAL, ids=lambda v: str(v)[:24])
+@pytest.mark.parametrize(
+    ("where", "oid", "value"),
+    KNOWN_CRITICAL,
+    ids=["crl-reason", "invalidity-date", "archive-cutoff", "nonce"],
+)
 def test_validate_accepts_a_known_critical_extension(
     lab: PKI, where: str, oid: str, value: bytes
 ) -> None:
