@@ -14,6 +14,8 @@ import pytest
 from asn1crypto import core as asn1_core
 from asn1crypto import x509 as asn1_x509
 from cryptography import x509
+from cryptography.hazmat.primitives import hashes
+from cryptography.x509.name import _ASN1Type
 
 from lab.evidence import CertStatus, CertValidity, ErrorCode, NonceState, TrustedBy
 from lab.ocsp_request import RequestedCertID
@@ -36,6 +38,10 @@ SECOND = dt.timedelta(seconds=1)
 
 @pytest.fixture(scope="module")
 def lab() -> PKI:
+    return build_lab()
+
+
+def build_lab() -> PKI:
     """The default PKI plus the odd certificates the rules need."""
     extra = (
         CertSpec("no-eku-responder", issuer="intermediate", profile=Profile.OCSP_RESPONDER, eku=()),
@@ -290,6 +296,39 @@ def test_validate_cas_key_by_key_names_the_ca_itself(lab: PKI) -> None:
     assert (evidence.status, evidence.trusted_by) == (CertStatus.GOOD, TrustedBy.DTM)
     assert evidence.signer_subject == "CN=intermediate,O=ocsp-lab"
     assert not evidence.delegated_responder
+
+
+def test_validate_the_ca_reissued_with_its_name_re_encoded_is_the_ca(lab: PKI) -> None:
+    """Case 1 of RFC 6960 4.2.2.2 compares names as RFC 5280 7.1 does, not byte for byte.
+
+    The root reissues the intermediate: same key, same name in PrintableString.
+    Embedded and named first, that copy is the signer (the issuing CA itself).
+    """
+    intermediate, root = lab["intermediate"], lab["root"]
+    printable = x509.Name(
+        [
+            x509.NameAttribute(attribute.oid, str(attribute.value), _type=_ASN1Type.PrintableString)
+            for attribute in intermediate.certificate.subject
+        ]
+    )
+    original = intermediate.certificate
+    reissued = (
+        x509.CertificateBuilder()
+        .subject_name(printable)
+        .issuer_name(original.issuer)
+        .public_key(original.public_key())
+        .serial_number(original.serial_number + 1)
+        .not_valid_before(original.not_valid_before_utc)
+        .not_valid_after(original.not_valid_after_utc)
+        .sign(root.private_key, hashes.SHA256())
+    )
+    assert reissued.subject.public_bytes() != original.subject.public_bytes()
+    der = answer(lab, "intermediate", certs=[reissued])
+    evidence = validate(der, context(lab))
+    assert (evidence.status, evidence.trusted_by) == (CertStatus.GOOD, TrustedBy.DTM)
+    assert not evidence.delegated_responder
+    fingerprint = reissued.fingerprint(hashes.SHA256()).hex()
+    assert evidence.signer_fingerprint == fingerprint
 
 
 def test_validate_lookalike_in_the_trust_store_is_a_trusted_responder(lab: PKI) -> None:
