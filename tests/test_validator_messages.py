@@ -16,7 +16,7 @@ import pytest
 
 from lab.evidence import Evidence, StepOutcome
 from lab.settings import Delegation
-from lab.validate import CheckContext, ValidationOptions, validate
+from lab.validate import CheckContext, ValidationOptions, clear_memos, validate
 from pki import PKI
 from pki.certid import issuer_key_hash
 from tests.ocsp_forge import NOW
@@ -30,6 +30,11 @@ Case = Callable[[PKI], Evidence]
 def lab() -> PKI:
     """The rules' PKI: the default one, the odd responders and the lookalikes."""
     return build_lab()
+
+
+@pytest.fixture(autouse=True)
+def _fresh_facts() -> None:
+    clear_memos()  # each check reads its certificates afresh (mutation testing forks)
 
 
 def _rid(lab: PKI, name: str) -> str:

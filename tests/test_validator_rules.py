@@ -23,6 +23,8 @@ from lab.settings import Delegation
 from lab.validate import (
     CheckContext,
     ValidationOptions,
+    cert_validity,
+    clear_memos,
     parse_response,
     parse_response_asn1,
     validate,
@@ -80,9 +82,23 @@ def build_lab() -> PKI:
             valid_from=dt.timedelta(days=-30),
             valid_to=dt.timedelta(days=1),
         ),
+        # A delegated responder named like its CA: byName then names both.
+        CertSpec(
+            "namesake-responder",
+            issuer="intermediate",
+            profile=Profile.OCSP_RESPONDER,
+            subject="intermediate",
+        ),
         *LOOKALIKE_SPECS,
     )
     return build_pki(PKISpec.with_defaults(extra))
+
+
+@pytest.fixture(autouse=True)
+def _fresh_facts() -> None:
+    """Each check reads its certificates afresh: the facts memo saves time, it must not decide
+    (and mutation testing forks from a process whose memo is already full)."""
+    clear_memos()
 
 
 def cert(lab: PKI, name: str) -> x509.Certificate:
@@ -774,3 +790,56 @@ def test_validate_every_error_has_one_failed_step(lab: PKI) -> None:
     evidence = validate(answer(lab, corrupt_signature=True), context(lab))
     failed = [s for s in evidence.steps if s.outcome.value == "fail"]
     assert [s.name for s in failed] == ["signer"]
+
+
+# ---- inspect: a captured request without the issuer ----------------------------------------
+
+
+@pytest.mark.parametrize(
+    ("changes", "matches"),
+    [
+        ({}, True),
+        ({"hash_algorithm": "sha256"}, False),
+        ({"name_hash": b"\x01" * 20}, False),
+        ({"key_hash": b"\x02" * 20}, False),
+    ],
+    ids=["same", "other-hash", "other-name-hash", "other-key-hash"],
+)
+def test_validate_without_issuer_compares_with_the_request(
+    lab: PKI, changes: dict[str, Any], matches: bool
+) -> None:
+    """RFC 6960 3.2 item 1 against the request's CertID when the issuer is not given."""
+    trust = (cert(lab, "trusted-responder"),)
+    ctx = context(lab, cert=None, issuer=None, trust=trust)
+    evidence = validate(answer(lab, "trusted-responder", singles=[single(lab, **changes)]), ctx)
+    if matches:
+        assert evidence.status is CertStatus.GOOD, evidence.message
+        cert_id = next(s for s in evidence.steps if s.name == "cert-id")
+        assert cert_id.detail == "1 matching SingleResponse(s), CertID hash sha1"
+    else:
+        assert evidence.error is ErrorCode.NO_MATCHING_RESPONSE
+
+
+def test_cert_validity_is_inclusive_at_both_ends(lab: PKI) -> None:
+    """RFC 5280 4.1.2.5: notBefore and notAfter themselves are inside the validity period."""
+    server = cert(lab, "server")
+    begin, end = server.not_valid_before_utc, server.not_valid_after_utc
+    assert cert_validity(server, begin) is CertValidity.VALID
+    assert cert_validity(server, end) is CertValidity.VALID
+    assert cert_validity(server, begin - SECOND) is CertValidity.NOT_YET_VALID
+    assert cert_validity(server, end + SECOND) is CertValidity.EXPIRED
+    assert cert_validity(None, end + SECOND) is CertValidity.VALID
+
+
+def test_validate_names_every_unknown_critical_extension(lab: PKI) -> None:
+    both = [Extension("1.2.3.4.5", b"\x05\x00", True), Extension("1.2.3.4.7", b"\x05\x00", True)]
+    evidence = validate(answer(lab, extensions=both), context(lab))
+    assert evidence.message == "unknown critical extension(s) 1.2.3.4.5, 1.2.3.4.7 (RFC 6960 4.4)"
+
+
+def test_validate_echoes_a_long_nonce(lab: PKI) -> None:
+    """RFC 9654 allows up to 128 octets; a longer one echoed is still reported by its length."""
+    long_nonce = bytes(range(200))
+    evidence = validate(answer(lab, nonce=long_nonce), context(lab, nonce=long_nonce))
+    nonce = next(s for s in evidence.steps if s.name == "nonce")
+    assert (evidence.nonce, nonce.detail) == (NonceState.ECHOED, "echoed (200 octets)")
