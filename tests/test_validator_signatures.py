@@ -86,7 +86,7 @@ def test_validate_verifies_ed448(lab: PKI) -> None:
 
 
 def _other_key(kind: str, rsa_lab: PKI) -> object:
-    if kind == "rsa":
+    if kind in ("rsa", "rsa-pss"):
         return rsa_lab["responder"].private_key
     if kind == "ec":
         return ec.generate_private_key(ec.SECP256R1())
@@ -97,7 +97,14 @@ def _other_key(kind: str, rsa_lab: PKI) -> object:
 
 @pytest.mark.parametrize(
     ("signer_kind", "key_kind"),
-    [("ec", "rsa"), ("ec", "ed25519"), ("ec", "ed448"), ("rsa", "ec"), ("rsa", "ed25519")],
+    [
+        ("ec", "rsa"),
+        ("ec", "rsa-pss"),
+        ("ec", "ed25519"),
+        ("ec", "ed448"),
+        ("rsa", "ec"),
+        ("rsa", "ed25519"),
+    ],
 )
 def test_validate_refuses_an_algorithm_that_does_not_fit_the_key(
     lab: PKI, rsa_lab: PKI, signer_kind: str, key_kind: str
@@ -106,7 +113,14 @@ def test_validate_refuses_an_algorithm_that_does_not_fit_the_key(
     pki = rsa_lab if signer_kind == "rsa" else lab
     key = _other_key(key_kind, rsa_lab)
     assert isinstance(pki["responder"].private_key, rsa.RSAPrivateKey) is (signer_kind == "rsa")
-    der = forge(signer=pki["responder"], singles=[single(pki)], nonce=NONCE, signer_key=key)
+    pss_salt = 32 if key_kind == "rsa-pss" else None
+    der = forge(
+        signer=pki["responder"],
+        singles=[single(pki)],
+        nonce=NONCE,
+        signer_key=key,
+        pss_salt=pss_salt,
+    )
     evidence = validate(der, context(pki))
     assert evidence.error is ErrorCode.BAD_SIGNATURE, evidence.message
     assert evidence.trusted_by is TrustedBy.NONE
