@@ -41,7 +41,6 @@ MUTANTS ?= $(foreach f,_find_signer _dtm_reason _trp_reason _responder_id_matche
 	'lab.validate.xǁ_Factsǁ$(m)__mutmut_*') 'lab.policy.*'
 mutation: $(STAMP)
 	$(BIN)/mutmut run --max-children $(MUTATION_JOBS) $(MUTANTS)
-	$(BIN)/mutmut results
 	$(BIN)/python -m tests.mutation_score $(MUTANTS)
 
 clean:
