@@ -4,7 +4,7 @@ VENV   := .venv
 BIN    := $(VENV)/bin
 STAMP  := $(VENV)/.installed
 
-.PHONY: run test lint bench serve clean
+.PHONY: run test lint bench serve mutation clean
 
 $(STAMP): pyproject.toml
 	test -x $(BIN)/python || $(PYTHON) -m venv $(VENV)
@@ -30,5 +30,20 @@ bench: $(STAMP)
 serve: $(STAMP)
 	$(BIN)/ocsp-lab serve $(SCENARIO) --out $(or $(OUT),out/serve)
 
+# Mutation testing ([tool.mutmut] in pyproject.toml, docs/mutation-testing.md): the
+# validator's decision functions and the policy by default; MUTANTS='lab.validator.*' for all,
+# MUTATION_JOBS for mutmut's parallelism. Prints the survivors and the score.
+MUTATION_JOBS ?= 1
+MUTANTS ?= $(foreach f,find_signer _dtm_reason _trp_reason _responder_id_matches \
+	_signature_verifies _unique,'lab.validator.signer.x_$(f)__mutmut_*') \
+	$(foreach f,_matches select check_extensions check_freshness check_nonce,\
+	'lab.validator.content.x_$(f)__mutmut_*') \
+	'lab.validator.facts.x_cert_validity__mutmut_*' 'lab.validator.certsig.x_issued_by__mutmut_*' \
+	$(foreach m,issued_by ocsp_signing nocheck validity valid_at same_subject,\
+	'lab.validator.facts.xǁCertFactsǁ$(m)__mutmut_*') 'lab.policy.*'
+mutation: $(STAMP)
+	$(BIN)/mutmut run --max-children $(MUTATION_JOBS) $(MUTANTS)
+	$(BIN)/python -m tests.mutation_score $(MUTANTS)
+
 clean:
-	rm -rf $(VENV) out build *.egg-info .pytest_cache .mypy_cache .ruff_cache
+	rm -rf $(VENV) out build mutants *.egg-info .pytest_cache .mypy_cache .ruff_cache

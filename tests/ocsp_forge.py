@@ -15,6 +15,7 @@ from __future__ import annotations
 import datetime as dt
 from collections.abc import Sequence
 from dataclasses import dataclass
+from typing import Protocol
 
 from asn1crypto import algos as asn1_algos
 from asn1crypto import core as asn1_core
@@ -22,18 +23,27 @@ from asn1crypto import ocsp as asn1_ocsp
 from asn1crypto import x509 as asn1_x509
 from cryptography import x509
 from cryptography.hazmat.primitives import hashes, serialization
-from cryptography.hazmat.primitives.asymmetric import ec, ed25519, padding, rsa
+from cryptography.hazmat.primitives.asymmetric import ec, ed448, ed25519, padding, rsa
 
-from pki import IssuedCert
 from pki.certid import issuer_key_hash, issuer_name_hash
 from pki.spec import REASONS
 
-__all__ = ["NONCE_OID", "NOW", "Extension", "Single", "forge", "unsuccessful"]
+__all__ = ["NONCE_OID", "NOW", "Extension", "Signer", "Single", "forge", "unsuccessful"]
 
 #: The default "now" of forged answers: inside the default PKI's validity (t0 = EPOCH).
 NOW = dt.datetime(2025, 3, 1, 12, 0, tzinfo=dt.UTC)
 NONCE_OID = "1.3.6.1.5.5.7.48.1.2"
 _STAND_IN_OID = "1.3.6.1.5.5.7.48.1.120"
+
+
+class Signer(Protocol):
+    """What signs a forged answer: a :class:`pki.IssuedCert`, or any certificate and its key."""
+
+    @property
+    def certificate(self) -> x509.Certificate: ...
+
+    @property
+    def private_key(self) -> object: ...
 
 
 @dataclass(frozen=True)
@@ -104,25 +114,39 @@ def _time(when: dt.datetime) -> dt.datetime:
     return when.replace(microsecond=0)  # CUCM: GeneralizedTime without fractions
 
 
-def _sign(key: object, data: bytes, hash_name: str) -> tuple[bytes, str]:
+def _sign(
+    key: object, data: bytes, hash_name: str, pss_salt: int | None
+) -> tuple[bytes, dict[str, object]]:
     chosen: hashes.HashAlgorithm = {"sha1": hashes.SHA1(), "sha256": hashes.SHA256()}.get(
         hash_name, hashes.SHA384()
     )
     if isinstance(key, ec.EllipticCurvePrivateKey):
-        return key.sign(data, ec.ECDSA(chosen)), f"{hash_name}_ecdsa"
+        return key.sign(data, ec.ECDSA(chosen)), {"algorithm": f"{hash_name}_ecdsa"}
+    if isinstance(key, rsa.RSAPrivateKey) and pss_salt is not None:
+        # RFC 4055 3.1: RSASSA-PSS-params with the hash, MGF1 over the same hash, saltLength.
+        digest = {"algorithm": chosen.name}
+        params = {
+            "hash_algorithm": digest,
+            "mask_gen_algorithm": {"algorithm": "mgf1", "parameters": digest},
+            "salt_length": pss_salt,
+        }
+        pss = padding.PSS(padding.MGF1(chosen), pss_salt)
+        return key.sign(data, pss, chosen), {"algorithm": "rsassa_pss", "parameters": params}
     if isinstance(key, rsa.RSAPrivateKey):
-        return key.sign(data, padding.PKCS1v15(), chosen), f"{hash_name}_rsa"
+        return key.sign(data, padding.PKCS1v15(), chosen), {"algorithm": f"{hash_name}_rsa"}
     if isinstance(key, ed25519.Ed25519PrivateKey):
-        return key.sign(data), "ed25519"
-    raise TypeError(f"signer key must be EC, RSA or Ed25519, not {type(key).__name__}")
+        return key.sign(data), {"algorithm": "ed25519"}
+    if isinstance(key, ed448.Ed448PrivateKey):
+        return key.sign(data), {"algorithm": "ed448"}
+    raise TypeError(f"signer key must be EC, RSA, Ed25519 or Ed448, not {type(key).__name__}")
 
 
 def forge(
     *,
-    signer: IssuedCert,
+    signer: Signer,
     singles: Sequence[Single],
     certs: Sequence[x509.Certificate] | None = None,
-    responder_id: str | bytes = "key",
+    responder_id: str | bytes | asn1_x509.Name = "key",
     signer_key: object = None,
     produced_at: dt.datetime | None = None,
     nonce: bytes | None = None,
@@ -130,18 +154,23 @@ def forge(
     extensions: Sequence[Extension] = (),
     corrupt_signature: bool = False,
     signature_hash: str = "sha256",
+    pss_salt: int | None = None,
     response_type: str = "basic_ocsp_response",
 ) -> bytes:
     """A signed, successful OCSPResponse (RFC 6960 4.2.1).
 
     ``certs`` defaults to ``[signer]`` (``[]`` embeds none); ``responder_id``
-    is ``"key"``, ``"name"`` or raw key-hash bytes; ``signer_key`` signs
+    is ``"key"``, ``"name"``, raw key-hash bytes or an asn1crypto Name
+    (byName, encoded as given); ``signer_key`` signs
     instead of the signer's own key (a wrong key); ``nonce`` is echoed RFC
-    9654-style and ``raw_nonce`` unwrapped (RFC 6960's looser reading).
+    9654-style and ``raw_nonce`` unwrapped (RFC 6960's looser reading);
+    ``pss_salt`` signs with RSASSA-PSS and that saltLength (an RSA key only).
     """
     signer_cert = signer.certificate
     if isinstance(responder_id, bytes):
         rid = asn1_ocsp.ResponderId(name="by_key", value=responder_id)
+    elif isinstance(responder_id, asn1_x509.Name):
+        rid = asn1_ocsp.ResponderId(name="by_name", value=responder_id)
     elif responder_id == "key":
         rid = asn1_ocsp.ResponderId(name="by_key", value=issuer_key_hash(signer_cert, "sha1"))
     else:
@@ -166,13 +195,13 @@ def forge(
         stand_in = asn1_core.ObjectIdentifier(_STAND_IN_OID).dump()
         tbs_der = tbs_der.replace(stand_in, asn1_core.ObjectIdentifier(NONCE_OID).dump())
     key = signer_key if signer_key is not None else signer.private_key
-    signature, algorithm = _sign(key, tbs_der, signature_hash)
+    signature, algorithm = _sign(key, tbs_der, signature_hash, pss_salt)
     if corrupt_signature:
         signature = signature[:-1] + bytes([signature[-1] ^ 0x01])
     embedded = [signer_cert] if certs is None else list(certs)
     basic: dict[str, object] = {
         "tbs_response_data": asn1_ocsp.ResponseData.load(tbs_der),
-        "signature_algorithm": {"algorithm": algorithm},
+        "signature_algorithm": algorithm,
         "signature": signature,
     }
     if embedded:

@@ -1,21 +1,27 @@
 """The scenario catalog: every file loads, ids are unique, the index is current,
-and together the files use every key and value of the format (SCENARIOS.md)."""
+together the files use every key and value of the format (SCENARIOS.md), and
+every expectation of every scenario holds in each Common Criteria mode it runs in
+(the catalog is a gate: one test per scenario id)."""
 
 from __future__ import annotations
 
+import threading
 import tomllib
 from collections import defaultdict
-from collections.abc import Set
+from collections.abc import Iterator, Set
 from pathlib import Path
 from typing import Any
 
 import pytest
 
 from lab.catalog_index import CATALOG, INDEX, main, render_index
+from lab.runner import ScenarioLab, ScenarioResult, mode_name, run_scenario
 from lab.scenario import Scenario, load_scenario, load_scenarios
 
 FILES = sorted(CATALOG.rglob("*.toml"))
 IDS = [f.relative_to(CATALOG).with_suffix("").as_posix() for f in FILES]
+#: Loaded once at collection: a file that does not load fails test_scenario_loads_… by name.
+SCENARIOS = load_scenarios([CATALOG])
 
 # ---- SCENARIOS.md, written out: every key, and every value with a closed list ----------
 
@@ -305,6 +311,54 @@ def test_index_check_detects_drift(tmp_path: Path) -> None:
     assert main(["--check", "--catalog", str(tmp_path / "scenarios")]) == 0
     text = (tmp_path / "scenarios" / "README.md").read_text(encoding="utf-8")
     assert "`basics/good`" in text
+
+
+# ---- the gate: every expectation holds ---------------------------------------------------
+
+
+def _what_went_wrong(result: ScenarioResult) -> str:
+    """Each mode's failure: the run's error, or each expectation's mismatches and evidence."""
+    lines = [f"{result.id} ({result.scenario.path}): {result.error or 'expectations failed'}"]
+    for mode in result.modes:
+        if mode.error:
+            lines.append(f"  {mode.mode}: {mode.error}")
+        for expectation in mode.expectations:
+            if not expectation.holds:
+                mismatches = "; ".join(str(m) for m in expectation.mismatches)
+                lines.append(f"  {mode.mode} {expectation.label}: {mismatches}")
+                lines.append(f"      actual: {expectation.actual.summary()}")
+    return "\n".join(lines)
+
+
+class _BackgroundClose:
+    """Stops each lab's server on a thread (a server's shutdown waits for its poll interval),
+    as ``ocsp-lab run`` does; every thread is joined when the module is done."""
+
+    def __init__(self) -> None:
+        self.threads: list[threading.Thread] = []
+
+    def __call__(self, lab: ScenarioLab) -> None:
+        thread = threading.Thread(target=lab.close, name="stop-responder", daemon=True)
+        thread.start()
+        self.threads.append(thread)
+
+
+@pytest.fixture(scope="module")
+def close_in_background() -> Iterator[_BackgroundClose]:
+    closer = _BackgroundClose()
+    yield closer
+    for thread in closer.threads:
+        thread.join(timeout=10)
+
+
+@pytest.mark.parametrize("scenario", SCENARIOS, ids=[s.id for s in SCENARIOS])
+def test_catalog_scenario_holds(scenario: Scenario, close_in_background: _BackgroundClose) -> None:
+    result = run_scenario(scenario, stop=close_in_background)
+    ran = [m.mode for m in result.modes]
+    assert ran == [mode_name(cc_on) for cc_on in scenario.client.modes()], _what_went_wrong(result)
+    assert all(m.expectations for m in result.modes), f"{scenario.id}: checked nothing"
+    if not result.holds:
+        pytest.fail(_what_went_wrong(result), pytrace=False)
 
 
 # ---- coverage of SCENARIOS.md -----------------------------------------------------------

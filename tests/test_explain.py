@@ -114,6 +114,7 @@ def test_explain_bad_file_exits_2(capsys: pytest.CaptureFixture[str]) -> None:
 def test_explain_tells_every_catalog_scenario(
     path: Path, capsys: pytest.CaptureFixture[str]
 ) -> None:
-    main(["explain", str(path)])
+    code = main(["explain", str(path)])
     out = capsys.readouterr().out
+    assert code == 0, out
     assert "The PKI" in out and "The responder" in out and "The validator" in out

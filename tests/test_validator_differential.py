@@ -6,6 +6,11 @@ step passes exactly when OpenSSL prints "Response verify OK" — except where
 the two differ by design, listed in :data:`DELIBERATE_DIFFERENCES` with the
 reason. The PKI is built at the calendar t0 because OpenSSL uses the real
 clock.
+
+The lookalike signers of ``tests/lookalikes.py`` (the issuing CA's name with
+another key, its key with another name, a sibling CA of the same name, a
+responder that CA issued, one not yet valid) are among the signers: OpenSSL
+must refuse them as we do.
 """
 
 from __future__ import annotations
@@ -17,6 +22,7 @@ from pathlib import Path
 from typing import Any
 
 import pytest
+from cryptography.hazmat.primitives import serialization
 
 from lab.evidence import ErrorCode
 from lab.validator import CheckContext, validate
@@ -30,7 +36,8 @@ from pki import (
     calendar_t0,
     write_pki,
 )
-from tests.ocsp_forge import Single, forge
+from tests.lookalikes import LOOKALIKE_SPECS, SAME_KEY, ForgedSigner, same_key_other_name
+from tests.ocsp_forge import Signer, Single, forge
 
 pytestmark = pytest.mark.interop
 
@@ -47,6 +54,11 @@ SIGNERS = (
     "impostor-responder",  # issued by a CA with the intermediate's name but another key
     "trusted-no-eku",  # self-signed, without id-kp-OCSPSigning
     "root",  # the root CA signing for its grandchild
+    "lookalike-ca-name",  # self-signed, the issuing CA's name, another key
+    "lookalike-sibling-ca",  # a CA issued by the root with the issuing CA's name, another key
+    "lookalike-sibling-responder",  # an OCSP signer issued by that sibling
+    "lookalike-not-yet-valid",  # issued by the CA, id-kp-OCSPSigning, not yet valid
+    SAME_KEY,  # the issuing CA's key in a self-signed certificate under another name
 )
 FAULTS: dict[str, dict[str, Any]] = {
     "none": {},
@@ -69,11 +81,12 @@ _VAFILE_EXPIRED = (
 DELIBERATE_DIFFERENCES: dict[tuple[str, str, bool], str] = {
     **{
         (s, f, True): _VAFILE_EKU
-        for s in ("no-eku-responder", "trusted-no-eku")
+        for s in ("no-eku-responder", "trusted-no-eku", "lookalike-sibling-ca")
         for f in ("none", "no-certs", "responder-id-by-name")
     },
     **{
-        ("expired-responder", f, True): _VAFILE_EXPIRED
+        (s, f, True): _VAFILE_EXPIRED
+        for s in ("expired-responder", "lookalike-not-yet-valid")
         for f in ("none", "no-certs", "responder-id-by-name")
     },
 }
@@ -83,6 +96,10 @@ DELIBERATE_DIFFERENCES: dict[tuple[str, str, bool], str] = {
 class Exported:
     pki: PKI
     directory: Path
+    same_key: ForgedSigner
+
+    def signer(self, name: str) -> Signer:
+        return self.same_key if name == SAME_KEY else self.pki[name]
 
 
 @pytest.fixture(scope="module")
@@ -104,11 +121,15 @@ def exported(tmp_path_factory: pytest.TempPathFactory) -> Exported:
             subject="responder",
         ),
         CertSpec("trusted-no-eku", profile=Profile.OCSP_RESPONDER, eku=()),
+        *(s for s in LOOKALIKE_SPECS if s.name in SIGNERS),
     )
     lab_pki = build_pki(PKISpec.with_defaults(extra), t0=calendar_t0(NOW))
     directory = tmp_path_factory.mktemp("differential")
     write_pki(lab_pki, CertificateDatabase.from_pki(lab_pki), directory, now=NOW)
-    return Exported(lab_pki, directory)
+    same_key = same_key_other_name(lab_pki)
+    pem = same_key.certificate.public_bytes(serialization.Encoding.PEM)
+    (directory / f"{SAME_KEY}.pem").write_bytes(pem)
+    return Exported(lab_pki, directory, same_key)
 
 
 def _response(exported: Exported, signer: str, fault: str, **single: Any) -> bytes:
@@ -123,7 +144,7 @@ def _response(exported: Exported, signer: str, fault: str, **single: Any) -> byt
         this_update=single.get("this_update", NOW - HOUR),
         next_update=single.get("next_update", NOW + 5 * HOUR),
     )
-    return forge(signer=lab_pki[signer], singles=[answer], produced_at=NOW, **kw)
+    return forge(signer=exported.signer(signer), singles=[answer], produced_at=NOW, **kw)
 
 
 def _openssl_verifies(exported: Exported, der: bytes, name: str, va: str | None) -> str:
@@ -153,7 +174,7 @@ def _context(exported: Exported, signer: str, in_trust: bool) -> CheckContext:
     lab_pki = exported.pki
     trust = [lab_pki["root"].certificate]
     if in_trust and signer != "root":
-        trust.append(lab_pki[signer].certificate)
+        trust.append(exported.signer(signer).certificate)
     return CheckContext(
         now=NOW,
         cert=lab_pki["server"].certificate,
