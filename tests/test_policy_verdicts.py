@@ -97,8 +97,10 @@ def test_verdict_words_and_json() -> None:
 
 
 def test_decide_chain_of_nothing_is_a_usage_error() -> None:
-    with pytest.raises(ValueError, match=r"^verdicts must name at least one checked certificate$"):
-        decide_chain([], Policy(common_criteria=True))
+    with pytest.raises(
+        ValueError, match=r"^verdicts must name at least one presented certificate$"
+    ):
+        decide_chain([])
 
 
 def test_decide_chain_speaks_with_the_first_refusal_or_soft_fail_else_the_leaf() -> None:
@@ -109,6 +111,6 @@ def test_decide_chain_speaks_with_the_first_refusal_or_soft_fail_else_the_leaf()
     soft_too = decide(evidence(CertStatus.ERROR, "CN=soft-too"), policy)
     refused = decide(evidence(CertStatus.REVOKED, "CN=revoked"), policy)
     refused_too = decide(evidence(CertStatus.REVOKED, "CN=revoked-too"), policy)
-    assert decide_chain([leaf, ca], policy) is leaf
-    assert decide_chain([leaf, soft, soft_too], policy) is soft
-    assert decide_chain([leaf, soft, refused, refused_too], policy) is refused
+    assert decide_chain([leaf, ca]) is leaf
+    assert decide_chain([leaf, soft, soft_too]) is soft
+    assert decide_chain([leaf, soft, refused, refused_too]) is refused

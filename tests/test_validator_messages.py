@@ -68,8 +68,8 @@ REFUSALS: dict[str, tuple[Case, str]] = {
             context(lab, options=ValidationOptions(delegation=Delegation.ANY_CA)),
         ),
         "dtm: CN=lookalike-sibling-responder,O=ocsp-lab is neither the issuing CA nor issued "
-        "directly by a CA of the path; trp: CN=lookalike-sibling-responder,O=ocsp-lab is not "
-        "in the trust store",
+        "directly by a CA of the path (CN=intermediate,O=ocsp-lab: the signature does not "
+        "verify); trp: CN=lookalike-sibling-responder,O=ocsp-lab is not in the trust store",
     ),
     "no-eku": (
         lambda lab: validate(answer(lab, "no-eku-responder"), context(lab)),
@@ -141,7 +141,8 @@ REFUSALS: dict[str, tuple[Case, str]] = {
     ),
     "nonce-other": (
         lambda lab: validate(answer(lab, nonce=b"\xff" * 32), context(lab)),
-        "the response echoes another nonce",
+        "the response echoes another nonce (sent 000102030405060708090A0B0C0D0E0F101112131415"
+        "161718191A1B1C1D1E1F, received " + "FF" * 32 + ")",
     ),
 }
 
