@@ -168,6 +168,9 @@ class Expectation:
     expect: Expect
     actual: Actual
     mismatches: tuple[Mismatch, ...]
+    #: Wall time of what led to it: the check at t0, or the step (its action, the
+    #: re-checks due and the check) since the previous expectation of the timeline.
+    seconds: float = 0.0
 
     @property
     def holds(self) -> bool:

@@ -208,10 +208,11 @@ def junit_tree(
         for mode in result.modes:
             at_t0 = [e for e in mode.expectations if e.label.startswith("expect[")]
             steps = [e for e in mode.expectations if not e.label.startswith("expect[")]
-            share = mode.seconds / max(1, len(steps) + (1 if at_t0 or not steps else 0))
             if at_t0 or not steps:
                 wrong = [e for e in at_t0 if not e.holds]
-                case = _testcase(suite, classname, mode.mode, share, wrong, properties)
+                # the t0 checks, and what the mode spent besides its steps (set-up)
+                took = mode.seconds - sum(e.seconds for e in steps)
+                case = _testcase(suite, classname, mode.mode, took, wrong, properties)
                 tests, failures = tests + 1, failures + bool(wrong)
                 if mode.error and not steps:
                     ET.SubElement(case, "error", message=mode.error, type="RunError")
@@ -219,7 +220,7 @@ def junit_tree(
             for step in steps:
                 wrong = [step] if not step.holds else []
                 name = f"{mode.mode} {step.label}"
-                _testcase(suite, classname, name, share, wrong, properties)
+                _testcase(suite, classname, name, step.seconds, wrong, properties)
                 tests, failures = tests + 1, failures + bool(wrong)
             if mode.error and steps:
                 case = _testcase(

@@ -327,16 +327,19 @@ def run_mode(lab: ScenarioLab, cc_on: bool) -> ModeResult:
     events: list[TimelineEvent] = []
     try:
         for index, expect in enumerate(lab.scenario.expects):
+            begun = time.perf_counter()
             record = session.check(expect.cert, "connect")
             outcome = ConnectionOutcome.ALLOWED if record.allowed else ConnectionOutcome.REFUSED
             actual = Actual(record, connection=outcome)
+            mismatches = compare(expect, actual, cc_on)
             expectations.append(
                 Expectation(
                     f"expect[{index}]",
                     dt.timedelta(0),
                     expect,
                     actual,
-                    compare(expect, actual, cc_on),
+                    mismatches,
+                    time.perf_counter() - begun,
                 )
             )
         if lab.scenario.steps:

@@ -28,6 +28,7 @@ re-check whose verdict is refused drops the connection.
 from __future__ import annotations
 
 import datetime as dt
+import time
 from collections.abc import Iterator, Mapping
 from dataclasses import dataclass, field
 from typing import Protocol
@@ -40,7 +41,6 @@ from lab.scenario import (
     Action,
     Connect,
     ConnectionOutcome,
-    Expect,
     Hold,
     Release,
     Revoke,
@@ -278,6 +278,7 @@ def run_timeline(
     check_recheck_bound(scenario)
     timeline = _Timeline(scenario, session)
     checked: list[Expectation] = []
+    started = time.perf_counter()
     for index, step in enumerate(scenario.steps):
         timeline.recheck_until(step.at, inclusive=False)
         session.advance_to(step.at)
@@ -290,11 +291,9 @@ def run_timeline(
         elif isinstance(step.action, Connect):
             actual = timeline.latest(step.action.cert)  # a re-check at this instant may follow
         assert actual is not None
-        checked.append(_expectation(step_label(index, step), step.at, step.expect, actual, session))
+        label = step_label(index, step)
+        mismatches = compare(step.expect, actual, session.cc_on)
+        now = time.perf_counter()
+        checked.append(Expectation(label, step.at, step.expect, actual, mismatches, now - started))
+        started = now
     return checked, timeline.events
-
-
-def _expectation(
-    label: str, at: dt.timedelta, expect: Expect, actual: Actual, session: LabSession
-) -> Expectation:
-    return Expectation(label, at, expect, actual, compare(expect, actual, session.cc_on))

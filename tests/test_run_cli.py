@@ -420,3 +420,19 @@ def test_zsh_completion_is_generated(capsys: pytest.CaptureFixture[str]) -> None
     assert main(["completion", "zsh"]) == 0
     out = capsys.readouterr().out
     assert out.startswith("#compdef ocsp-lab") and "--cc" in out
+
+
+def test_run_junit_times_each_step_by_what_it_took(tmp_path: Path) -> None:
+    # The re-check at +1h meets a real 300 ms delay: that step's testcase carries it.
+    (tmp_path / "slow-step.toml").write_text(
+        'title = "a slow re-check"\n[client]\ncommon_criteria = true\nrevocation_check = "1h"\n'
+        '[[step]]\nat = "0"\nconnect = "server"\nexpect = { connection = "allowed" }\n'
+        '[[step]]\nat = "+30m"\nfaults = { delay = "300ms" }\n'
+        '[[step]]\nat = "+1h"\nexpect = { connection = "allowed" }\n'
+    )
+    report = tmp_path / "r.xml"
+    assert main(["run", str(tmp_path / "slow-step.toml"), "--junit", str(report)]) == 0
+    times = {c.get("name"): float(c.get("time", "0")) for c in ET.parse(report).iter("testcase")}
+    fast = times["cc-on step[0] at 0 (connect server)"]
+    slow = next(t for name, t in times.items() if name.startswith("cc-on step[2]"))
+    assert slow >= 0.3 > fast, times
