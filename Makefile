@@ -38,7 +38,7 @@ MUTANTS ?= $(foreach f,find_signer _dtm_reason _trp_reason _responder_id_matches
 	_signature_verifies _unique,'lab.validator.signer.x_$(f)__mutmut_*') \
 	$(foreach f,_matches select check_extensions check_freshness check_nonce,\
 	'lab.validator.content.x_$(f)__mutmut_*') \
-	'lab.validator.facts.x_cert_validity__mutmut_*' 'lab.validator.certsig.x_issued_by__mutmut_*' \
+	'lab.validator.facts.x_cert_validity__mutmut_*' 'lab.validator.certsig.*' \
 	$(foreach m,issued_by ocsp_signing nocheck validity valid_at same_subject,\
 	'lab.validator.facts.xǁCertFactsǁ$(m)__mutmut_*') 'lab.policy.*'
 mutation: $(STAMP)
