@@ -163,8 +163,15 @@
     return node;
   }
 
+  let shownFaults = null;
+
   function showFaults(doc) {
     currentFaults = doc.state.faults;
+    showFaultCatalog(doc);
+    // Redrawn only when the faults changed: a button being clicked stays in place.
+    const shown = JSON.stringify(currentFaults);
+    if (shown === shownFaults) return;
+    shownFaults = shown;
     const now = document.getElementById("faults-now");
     const keys = Object.keys(currentFaults);
     now.replaceChildren();
@@ -185,6 +192,9 @@
       });
       now.append(el("p", {}, el("b", {}, "In force:")), list);
     }
+  }
+
+  function showFaultCatalog(doc) {
     const box = document.getElementById("fault-list");
     for (const fault of doc.faults_catalog) {
       if (!faultRows.has(fault.key)) {
