@@ -14,7 +14,13 @@ JSON API (``/~admin/…``):
                            ``null`` turns a fault off
 ``DELETE faults``          clears every fault
 ``GET  requests``          the last requests, decoded
+``GET  live?after=ID``     the page's feed (:func:`responder.live.feed`): lesson, state,
+                           the requests after ``ID`` as stories, judged
+``GET  events``            the feed as server-sent events (:mod:`responder.live`)
 =========================  ==========================================================
+
+The page (``/~admin/``) renders the feed with ``static/status.js`` and sends
+its changes as JSON bodies; ``/favicon.ico`` is served beside it.
 
 Access (:mod:`responder.admin_guard`): without an admin token, only loopback
 clients reach anything here; with one, anyone may read, and every
