@@ -115,6 +115,11 @@ def events() -> Response:
     """Server-sent events: a new feed whenever the state or the request log moves."""
     responder = lab_responder()
     after = _after()
+    if "werkzeug.socket" not in request.environ:
+        # Only a thread-per-connection server (werkzeug's, in scenario runs and tests) can
+        # hold a stream here; gunicorn's gthread has a few threads per process, each a
+        # stream would hold for minutes. (Its asgi worker serves streams itself: asgi.py.)
+        abort(503, "no event stream from this server; the page polls instead")
     if not SLOTS.take():
         abort(503, "too many open event streams; the page falls back to polling")
 

@@ -52,12 +52,14 @@ def _wait_listening(port: int, proc: subprocess.Popen[bytes], timeout: float = 3
 
 
 @contextmanager
-def serving(scenario: Path, out: Path, workers: int = 2) -> Iterator[str]:
+def serving(
+    scenario: Path, out: Path, workers: int = 2, extra: tuple[str, ...] = ()
+) -> Iterator[str]:
     """``ocsp-lab serve SCENARIO`` on a free port (gunicorn, asgi workers); its base URL."""
     port = free_port()
     proc = subprocess.Popen(
         [sys.executable, "-m", "lab", "serve", str(scenario), "--port", str(port),
-         "--out", str(out), "--workers", str(workers), "--quiet"],
+         "--out", str(out), "--workers", str(workers), "--quiet", *extra],
         stdout=subprocess.DEVNULL, stderr=subprocess.PIPE,
     )  # fmt: skip
     try:

@@ -132,9 +132,21 @@ def test_open_streams_are_capped(pki: PKI, monkeypatch: pytest.MonkeyPatch) -> N
     import responder.admin
 
     monkeypatch.setattr(responder.admin, "SLOTS", live.SLOTS)
-    answer = _app(pki).test_client().get(f"{ADMIN_PREFIX}/events")
+    client = _app(pki).test_client()
+    answer = client.get(f"{ADMIN_PREFIX}/events", environ_overrides={"werkzeug.socket": None})
     assert answer.status_code == 503
     assert "too many open event streams" in answer.get_json()["error"]
+    # A server with a few threads (gunicorn gthread) streams nothing: the page polls.
+    answer = client.get(f"{ADMIN_PREFIX}/events")
+    assert answer.status_code == 503 and "polls" in answer.get_json()["error"]
+
+
+def test_the_page_polls_when_no_stream_can_be_had(pki: PKI) -> None:
+    """The feed by polling carries what a stream would: the same document."""
+    app = _app(pki)
+    _ask(app, pki)
+    doc = app.test_client().get(f"{ADMIN_PREFIX}/live?after=0").get_json()
+    assert [r["id"] for r in doc["requests"]] == [1] and doc["last"] == 1
 
 
 @pytest.fixture()

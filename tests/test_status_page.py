@@ -193,6 +193,23 @@ def test_a_fault_set_and_cleared_from_the_page_changes_what_openssl_gets(
     _openssl_until(lab, "unknown")  # what the database says again (forgotten above)
 
 
+def test_under_gthread_the_page_polls_and_stays_live(tmp_path: Path, lab: tuple[str, Path]) -> None:
+    """gunicorn's threaded worker holds no stream: the page falls back to polling."""
+    out = tmp_path / "serve"
+    with (
+        serving(SCENARIO, out, workers=1, extra=("--worker", "gthread", "--threads", "4")) as url,
+        chromium(require_program("chromium"), require_program("chromedriver")) as page,
+    ):
+        page.get(f"{url}/~admin/")
+        _until(page, lambda s: "polling" in s.find_element("id", "live").text, "polling")
+        (out / "trust.pem").write_bytes((out / "root.pem").read_bytes())
+        _ask((url, out))
+        _until(page, lambda s: s.find_elements("css selector", ".story"), "a row by polling")
+        errors = [e for e in page.get_log("browser") if e["level"] == "SEVERE"]
+        # The refused stream (503) is the one error a browser reports, and it is expected.
+        assert all("/events" in e["message"] and "503" in e["message"] for e in errors), errors
+
+
 def _overflowing(page: Any) -> list[str]:
     return list(
         page.execute_script(
