@@ -60,12 +60,15 @@ class RequestLogEntry:
     request_der: bytes | None = None
     response_der: bytes | None = None
 
-    def to_json(self) -> dict[str, Any]:
-        """JSON-ready form (the bytes in base64)."""
+    def to_json(self, *, with_bytes: bool = True) -> dict[str, Any]:
+        """JSON-ready form (the bytes in base64; left out for a log line)."""
         doc = asdict(self)
         doc["at"] = self.at.isoformat()
-        doc["request_der"] = _b64(self.request_der)
-        doc["response_der"] = _b64(self.response_der)
+        if with_bytes:
+            doc["request_der"] = _b64(self.request_der)
+            doc["response_der"] = _b64(self.response_der)
+        else:
+            del doc["request_der"], doc["response_der"]
         return doc
 
     @classmethod
@@ -124,10 +127,7 @@ class RequestLog:
             entry = _made(entry)
             # The line for people; the record for --log-format json (responder.logs),
             # without the bytes (the page's, not the log's).
-            doc = entry.to_json()
-            doc.pop("request_der")
-            doc.pop("response_der")
-            LOGGER.info("%s", entry.line(), extra={"request": doc})
+            LOGGER.info("%s", entry.line(), extra={"request": entry.to_json(with_bytes=False)})
         if self._shared is not None:
             made = entry
             self._shared.put(lambda: _made(made).to_json())

@@ -231,7 +231,7 @@
       el("div", { class: "line" },
         el("span", {}, req.at),
         el("span", {}, req.client + " asked (" + req.method + ") about " + asked),
-        el("span", {}, "answer: ", statusWord(req.answer, reason), req.cached ? " (pre-signed)" : "")),
+        el("span", {}, "answer: ", statusWord(req.answer, reason), req.cached ? " (from the cache of pre-signed answers)" : "")),
       el("div", { class: "line small" }, answerBits.join(" · ")),
       judged.error ? el("div", {}, judged.error) : el("div", { class: "decisions" },
         decision("Unified CM, Common Criteria ON", judged.cc_on),
