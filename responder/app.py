@@ -126,6 +126,8 @@ class LabResponder:
     names_by_serial: dict[int, str] | None = None
     lesson: Lesson = field(default_factory=Lesson)
     judge: AnswerJudge | None = None
+    #: What the status page remembers per responder (responder.live: each request told once).
+    page_memo: dict[str, Any] = field(default_factory=dict, repr=False, compare=False)
 
     def record(
         self, client: str, method: str, reply: Reply, started: float, der: bytes = b""

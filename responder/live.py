@@ -220,7 +220,12 @@ def _story(responder: LabResponder, entry_id: int, entry: RequestLogEntry) -> di
     return story
 
 
-_STORIES = _Stories()
+def _stories(responder: LabResponder) -> _Stories:
+    # Per responder: two apps of one process (tests) have the same ids for other requests.
+    stories = responder.page_memo.get("stories")
+    if not isinstance(stories, _Stories):
+        stories = responder.page_memo.setdefault("stories", _Stories())
+    return stories
 
 
 def feed(responder: LabResponder, after: int, *, first: bool = False) -> dict[str, Any]:
@@ -229,7 +234,8 @@ def feed(responder: LabResponder, after: int, *, first: bool = False) -> dict[st
     entries = responder.requests.entries_after(after)
     if first or after == 0:
         entries = entries[-FIRST_FEED:]
-    stories = [_STORIES.story(responder, i, e) for i, e in entries]
+    told = _stories(responder)
+    stories = [told.story(responder, i, e) for i, e in entries]
     last = entries[-1][0] if entries else after
     return {
         "last": last,
