@@ -4,7 +4,7 @@ VENV   := .venv
 BIN    := $(VENV)/bin
 STAMP  := $(VENV)/.installed
 
-.PHONY: run test lint bench serve mutation clean
+.PHONY: run test lint bench serve screenshots mutation clean
 
 $(STAMP): pyproject.toml
 	test -x $(BIN)/python || $(PYTHON) -m venv $(VENV)
@@ -26,6 +26,10 @@ lint: $(STAMP)
 
 bench: $(STAMP)
 	$(BIN)/python -m bench
+
+# The status page at 1024x768 and 1600x900 (headless Chromium) into docs/screenshots/.
+screenshots: $(STAMP)
+	$(BIN)/python -m tests.screenshots
 
 serve: $(STAMP)
 	$(BIN)/ocsp-lab serve $(SCENARIO) --out $(or $(OUT),out/serve)

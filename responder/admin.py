@@ -14,7 +14,13 @@ JSON API (``/~admin/…``):
                            ``null`` turns a fault off
 ``DELETE faults``          clears every fault
 ``GET  requests``          the last requests, decoded
+``GET  live?after=ID``     the page's feed (:func:`responder.live.feed`): lesson, state,
+                           the requests after ``ID`` as stories, judged
+``GET  events``            the feed as server-sent events (:mod:`responder.live`)
 =========================  ==========================================================
+
+The page (``/~admin/``) renders the feed with ``static/status.js`` and sends
+its changes as JSON bodies; ``/favicon.ico`` is served beside it.
 
 Access (:mod:`responder.admin_guard`): without an admin token, only loopback
 clients reach anything here; with one, anyone may read, and every
@@ -26,6 +32,7 @@ token, is refused. Errors are JSON ``{"error": message, "status": code}``.
 
 from __future__ import annotations
 
+from pathlib import Path
 from typing import Any
 
 from flask import (
@@ -40,16 +47,24 @@ from flask import (
 )
 
 from pki.spec import REASONS
-from responder.app import ADMIN_PREFIX, LabResponder, lab_responder
+from responder.app import ADMIN_PREFIX, lab_responder
 from responder.config import Faults
-from responder.fault_table import FaultValueError, describe_faults, faults_from_json, faults_to_json
+from responder.fault_table import FaultValueError, faults_from_json, faults_to_json
+from responder.live import SLOTS, event_frames, feed, state_document
 from responder.logs import admin_action
 from responder.state import StateError
-from responder.timespec import format_duration
 
-__all__ = ["admin_blueprint"]
+__all__ = ["admin_blueprint", "favicon"]
 
-admin_blueprint = Blueprint("admin", __name__, template_folder="templates")
+admin_blueprint = Blueprint(
+    "admin",
+    __name__,
+    template_folder="templates",
+    # The page's script, style and icon come from the lab itself: a classroom has no internet.
+    static_folder="static",
+    static_url_path="/static",
+)
+_STATIC = Path(__file__).parent / "static"
 
 
 @admin_blueprint.before_request
@@ -62,83 +77,69 @@ def _headers(response: Response) -> Response:
     return lab_responder().guard.finish(request, response)
 
 
-def _tree(responder: LabResponder) -> list[dict[str, Any]]:
-    rows = []
-    database = responder.state.database
-    assignments = responder.database_source.signers.assignments()
-    for cert in responder.pki:
-        record = database.by_name(cert.name)
-        rows.append(
-            {
-                "name": cert.name,
-                "issuer": cert.issuer,
-                "profile": cert.profile.value,
-                "serial": format(cert.serial, "X"),
-                "subject": cert.certificate.subject.rfc4514_string(),
-                "not_after": cert.certificate.not_valid_after_utc.isoformat(),
-                "status": record.status.value if record else "unknown",
-                "revoked_at": record.revoked_at.isoformat()
-                if record and record.revoked_at
-                else None,
-                "reason": record.reason if record else None,
-                "depth": len(responder.pki.chain(cert.name)) - 1,
-                "signs_for": sorted(ca for ca, s in assignments.items() if s == cert.name),
-            }
-        )
-    return _tree_order(rows)
-
-
-def _tree_order(rows: list[dict[str, Any]]) -> list[dict[str, Any]]:
-    children: dict[str | None, list[dict[str, Any]]] = {}
-    for row in rows:
-        children.setdefault(row["issuer"], []).append(row)
-    ordered: list[dict[str, Any]] = []
-
-    def walk(parent: str | None) -> None:
-        for row in children.get(parent, []):
-            ordered.append(row)
-            walk(row["name"])
-
-    walk(None)
-    return ordered
-
-
-def _state(responder: LabResponder) -> dict[str, Any]:
-    config = responder.config
-    return {
-        "now": responder.clock().isoformat(),
-        "certificates": _tree(responder),
-        "signers": responder.database_source.signers.assignments(),
-        "responder": {
-            "certs": config.certs.value,
-            "responder_id": config.responder_id.value,
-            "next_update": format_duration(config.next_update) if config.next_update else "none",
-            "not_found": config.not_found.value,
-        },
-        "faults": faults_to_json(responder.state.faults),
-        "misbehaviour": describe_faults(responder.state.faults),
-        "database_version": responder.state.database.version,
-        "cache": {"hits": responder.cache.hits, "misses": responder.cache.misses},
-    }
-
-
 @admin_blueprint.get("/")
 def status_page() -> str:
-    """The HTML status page: PKI tree, statuses with buttons, the last requests."""
+    """The classroom page: the lesson, the PKI, the controls; its script keeps it live."""
     responder = lab_responder()
     responder.state.refresh()
     guard = responder.guard
     csrf = guard.csrf_token(request)
     page = render_template(
         "status.html",
-        state=_state(responder),
-        requests=list(reversed(responder.requests.entries()))[:50],
-        reasons=list(REASONS),
+        lesson=responder.lesson,
+        # The first feed in the page: drawn at once, without waiting for the stream.
+        first=feed(responder, 0),
         prefix=ADMIN_PREFIX,
         csrf=csrf,
         login_needed=guard.token is not None and not guard.session_valid(request),
     )
     return guard.finish(request, make_response(page), csrf)  # type: ignore[return-value]
+
+
+def _after() -> int:
+    # EventSource sends the last id it got when it reconnects (WHATWG HTML 9.2).
+    raw = request.headers.get("Last-Event-ID") or request.args.get("after") or "0"
+    if not raw.isascii() or not raw.isdigit() or len(raw) > 18:
+        abort(400, f"after: expected a request id (digits), found {raw!r}")
+    return int(raw)
+
+
+@admin_blueprint.get("/live")
+def live() -> Response:
+    """The page's document (lesson, state, new requests as stories) as JSON: polling."""
+    return jsonify(feed(lab_responder(), _after()))
+
+
+@admin_blueprint.get("/events")
+def events() -> Response:
+    """Server-sent events: a new feed whenever the state or the request log moves."""
+    responder = lab_responder()
+    after = _after()
+    if "werkzeug.socket" not in request.environ:
+        # Only a thread-per-connection server (werkzeug's, in scenario runs and tests) can
+        # hold a stream here; gunicorn's gthread has a few threads per process, each a
+        # stream would hold for minutes. (Its asgi worker serves streams itself: asgi.py.)
+        abort(503, "no event stream from this server; the page polls instead")
+    if not SLOTS.take():
+        abort(503, "too many open event streams; the page falls back to polling")
+
+    def stream() -> Any:
+        try:
+            yield from event_frames(responder, after)
+        finally:
+            SLOTS.give()
+
+    response = Response(stream(), mimetype="text/event-stream")
+    response.headers["X-Accel-Buffering"] = "no"  # a proxy in front must not hold events
+    return response
+
+
+def favicon() -> Response:
+    """``/favicon.ico``: the browser asks for it; never an OCSP GET (see app.FAVICON)."""
+    response = make_response((_STATIC / "favicon.ico").read_bytes())
+    response.headers["Content-Type"] = "image/x-icon"
+    response.headers["Cache-Control"] = "max-age=86400"
+    return response
 
 
 @admin_blueprint.post("/login")
@@ -157,7 +158,7 @@ def state() -> Response:
     """The whole state as JSON."""
     responder = lab_responder()
     responder.state.refresh()
-    return jsonify(_state(responder))
+    return jsonify(state_document(responder))
 
 
 @admin_blueprint.get("/requests")
@@ -205,7 +206,7 @@ def change(action: str) -> Response:
         else:
             abort(404)
     except StateError as exc:
-        abort(409, str(exc))
+        abort(409, f"{action} {name}: {exc}")
     status = "unknown" if action == "forget" else record.status.value
     admin_action(action, request.remote_addr, name=name, reason=args.get("reason"), status=status)
     return _done({"name": name, "status": status})

@@ -61,15 +61,18 @@ from responder.protocol import (
     error_reply,
     error_response,
 )
-from responder.requestlog import RequestLog, RequestLogEntry
+from responder.requestlog import RequestLog, RequestLogEntry, kept_bytes
 from responder.source import DatabaseSource, Source
 from responder.state import ResponderState
 
 __all__ = [
     "ADMIN_PREFIX",
     "EXTENSION",
+    "FAVICON",
+    "AnswerJudge",
     "HttpAnswer",
     "LabResponder",
+    "Lesson",
     "create_app",
     "lab_responder",
     "lean_request_der",
@@ -82,12 +85,29 @@ __all__ = [
 #: alphabet (RFC 4648 4) nor base64url (RFC 4648 5), and is never
 #: percent-encoded (RFC 3986 2.3 unreserved), so no OCSP GET path can start so.
 ADMIN_PREFIX = "/~admin"
+#: The browser asks every site for it; a ``.`` is in no base64 alphabet (RFC 4648
+#: 4, 5), so this path is never an OCSP GET (the page serves an icon there).
+FAVICON = "/favicon.ico"
 #: Key of the :class:`LabResponder` in ``app.extensions``.
 EXTENSION = "ocsp_lab"
 
 _log = logging.getLogger("responder")
 _WSGIEnviron = dict[str, Any]
 _StartResponse = Callable[..., Any]
+
+
+@dataclass(frozen=True)
+class Lesson:
+    """What the status page tells about the served scenario (its ``title`` and ``about``)."""
+
+    title: str = ""
+    about: str = ""
+
+
+#: What a client would decide with one logged answer: given the entry, a JSON-ready
+#: dict (the lab's validator and policy, installed by ``serve``; the responder
+#: never imports the lab). Its keys are the hook's own; the page shows them.
+AnswerJudge = Callable[[RequestLogEntry], dict[str, Any]]
 
 
 @dataclass
@@ -104,15 +124,29 @@ class LabResponder:
     requests: RequestLog
     guard: AdminGuard = field(default_factory=AdminGuard)
     names_by_serial: dict[int, str] | None = None
+    lesson: Lesson = field(default_factory=Lesson)
+    judge: AnswerJudge | None = None
+    #: What the status page remembers per responder (responder.live: each request told once).
+    page_memo: dict[str, Any] = field(default_factory=dict, repr=False, compare=False)
 
-    def record(self, client: str, method: str, reply: Reply, started: float) -> None:
-        """Log one answered request (ring and log line)."""
+    def record(
+        self, client: str, method: str, reply: Reply, started: float, der: bytes = b""
+    ) -> None:
+        """Log one answered request (ring and log line); ``der``: the request's bytes."""
         latency_ms = (time.perf_counter() - started) * 1000
         # The entry is written out only when shown or logged: the hot path keeps the parts.
-        self.requests.add(partial(self._entry, self.clock(), client, method, reply, latency_ms))
+        self.requests.add(
+            partial(self._entry, self.clock(), client, method, reply, latency_ms, der)
+        )
 
     def _entry(
-        self, at: dt.datetime, client: str, method: str, reply: Reply, latency_ms: float
+        self,
+        at: dt.datetime,
+        client: str,
+        method: str,
+        reply: Reply,
+        latency_ms: float,
+        der: bytes = b"",
     ) -> RequestLogEntry:
         names = self.names_by_serial or {}
         return RequestLogEntry(
@@ -125,6 +159,9 @@ class LabResponder:
             latency_ms=latency_ms,
             cached=reply.cached,
             nonce=reply.nonce_form.value if reply.nonce_form else None,
+            # What was sent, so the page can run a validator on these very bytes.
+            request_der=kept_bytes(der),
+            response_der=None if reply.drop else kept_bytes(reply.body),
         )
 
 
@@ -160,6 +197,8 @@ def create_app(
     state_dir: Path | None = None,
     admin_token: str | None = None,
     admin_hosts: Iterable[str] = (),
+    lesson: Lesson | None = None,
+    judge: AnswerJudge | None = None,
 ) -> Flask:
     """The responder for ``pki``: its database (default: from the PKI's ``[database]``).
 
@@ -167,9 +206,11 @@ def create_app(
     (the scenario runner's virtual clock); ``admin_token`` opens the admin API
     beyond loopback and guards its state-changing calls (ValueError if it is
     too short to be a secret); ``admin_hosts`` are the names the lab is
-    reached by, besides loopback (the admin refuses any other ``Host``).
+    reached by, besides loopback (the admin refuses any other ``Host``);
+    ``lesson`` is what the status page says is served, ``judge`` what it says a
+    client would do with each logged answer.
     """
-    from responder.admin import admin_blueprint  # the admin page depends on this module
+    from responder.admin import admin_blueprint, favicon  # the admin page depends on this module
 
     config = config or ResponderConfig()
     database = database if database is not None else CertificateDatabase.from_pki(pki)
@@ -193,13 +234,16 @@ def create_app(
         requests=RequestLog(store=state.store),
         guard=AdminGuard.serving(admin_token, admin_hosts),
         names_by_serial={c.serial: c.name for c in pki},
+        lesson=lesson or Lesson(),
+        judge=judge,
     )
-    app = Flask("responder")
+    app = Flask("responder", static_folder=None)  # no /static: every other GET is OCSP
     app.config["MAX_CONTENT_LENGTH"] = MAX_REQUEST_BYTES
     app.url_map.merge_slashes = False  # "//" is legal base64 in a GET path
     app.url_map.strict_slashes = False
     app.extensions[EXTENSION] = responder
     app.register_blueprint(admin_blueprint, url_prefix=ADMIN_PREFIX)
+    app.add_url_rule(FAVICON, "favicon", favicon)
     app.register_blueprint(ocsp_blueprint)
     app.register_error_handler(Exception, _internal_error)
     app.wsgi_app = LeanPath(app.wsgi_app, responder)  # type: ignore[method-assign]
@@ -215,7 +259,7 @@ ocsp_blueprint = Blueprint("ocsp", __name__)
 @ocsp_blueprint.route("/<path:encoded>", methods=["GET", "POST"])
 def ocsp(encoded: str) -> Response:
     """RFC 6960 A.1 / RFC 5019 5: POST a DER request, or GET it base64 in the path."""
-    if request.path.startswith(ADMIN_PREFIX):
+    if request.path.startswith(ADMIN_PREFIX) or request.path == FAVICON:
         abort(404)  # an admin path the admin API does not have: never an OCSP request
     body = request.get_data(cache=False) if request.method == "POST" else b""  # 413 > cap
     der = lean_request_der(request.method, _raw_path(request.environ) or encoded, body)
@@ -355,9 +399,9 @@ def lean_route(method: str, path: str, content_length: str | None) -> bool:
     """Whether the lean path answers this request (else Flask: admin, 413, other methods).
 
     A POST with a body of 1 to 64 KiB bytes (by its Content-Length) and a GET
-    on any path outside :data:`ADMIN_PREFIX`.
+    on any path outside :data:`ADMIN_PREFIX` but :data:`FAVICON`.
     """
-    if path.startswith(ADMIN_PREFIX):
+    if path.startswith(ADMIN_PREFIX) or path == FAVICON:
         return False
     if method == "GET":
         return True
@@ -416,7 +460,7 @@ def serve_ocsp(
         except OCSPRequestError as error:  # the one place a request error meets the wire
             reply = error_reply(error)
         status, headers, body = encode_reply(reply, method, if_none_match, responder.clock())
-        responder.record(client, method, reply, started)
+        responder.record(client, method, reply, started, der)
     except Exception:
         _log.exception("internal error answering %s", method)
         return HttpAnswer(200, [("Content-Type", OCSP_RESPONSE_TYPE)], _INTERNAL_ERROR)

@@ -25,11 +25,13 @@ import asyncio
 from collections.abc import Awaitable, Callable, MutableMapping
 from typing import Any
 
-from asgiref.wsgi import WsgiToAsgi
-from flask import Flask
+from asgiref.wsgi import WsgiToAsgi, WsgiToAsgiInstance
+from flask import Flask, request
+from werkzeug.exceptions import HTTPException
 
 from responder.app import (
     ADMIN_PREFIX,
+    FAVICON,
     HttpAnswer,
     LabResponder,
     lab_responder,
@@ -37,10 +39,14 @@ from responder.app import (
     origin_path,
     serve_ocsp,
 )
+from responder.live import POLL_S, SLOTS, EventStream
 from responder.logs import mark_dropped
 from responder.protocol import MAX_REQUEST_BYTES
 
-__all__ = ["AsgiResponder"]
+__all__ = ["EVENTS_PATH", "AsgiResponder"]
+
+#: The status page's event stream: served here, in the event loop (responder.live).
+EVENTS_PATH = ADMIN_PREFIX + "/events"
 
 Scope = MutableMapping[str, Any]
 Message = MutableMapping[str, Any]
@@ -52,8 +58,43 @@ class AsgiResponder:
     """ASGI application: the lab responder of a Flask app made by ``create_app``."""
 
     def __init__(self, app: Flask) -> None:
+        self.app = app
         self.responder: LabResponder = lab_responder(app)
         self.flask = WsgiToAsgi(app)  # type: ignore[no-untyped-call]
+
+    async def events(self, scope: Scope, receive: Receive, send: Send) -> None:
+        """``GET /~admin/events`` in the event loop: one waiting coroutine per open page.
+
+        Through asgiref's bridge a stream would hold the one thread every Flask
+        request of this process runs on. The admin guard decides first, on a
+        request built from the scope as the bridge would build it.
+        """
+        import io
+
+        bridge = WsgiToAsgiInstance(self.app)  # type: ignore[no-untyped-call]
+        bridge.scope = scope  # build_environ reads the headers from it
+        environ = bridge.build_environ(scope, io.BytesIO(b""))  # type: ignore[no-untyped-call]
+        with self.app.request_context(environ):
+            try:
+                self.responder.guard.check(request)
+                after = _after(request.headers.get("Last-Event-ID") or request.args.get("after"))
+                if not SLOTS.take():
+                    raise _Refused(503, "too many open event streams; the page polls instead")
+            except (HTTPException, _Refused) as exc:
+                from responder.app import _admin_error
+
+                answer = _admin_error(exc)
+                body = answer.get_data()
+                await send({"type": "http.response.start", "status": answer.status_code,
+                            "headers": [(k.lower().encode("latin-1"), v.encode("latin-1"))
+                                        for k, v in answer.headers.items()]})  # fmt: skip
+                await send({"type": "http.response.body", "body": body})
+                return
+            headers = self.responder.guard.finish(request, _sse_response()).headers
+        try:
+            await _stream(EventStream(self.responder, after), headers.items(), receive, send)
+        finally:
+            SLOTS.give()
 
     async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
         if scope["type"] == "lifespan":
@@ -79,7 +120,11 @@ class AsgiResponder:
         if len(body) > MAX_REQUEST_BYTES:  # chunked: no Content-Length to refuse it by
             await _too_large(send)
             return
-        ocsp = method in ("GET", "POST") and not scope["path"].startswith(ADMIN_PREFIX)
+        path = scope["path"]
+        if method == "GET" and path == EVENTS_PATH:
+            await self.events(scope, receive, send)
+            return
+        ocsp = method in ("GET", "POST") and not path.startswith(ADMIN_PREFIX) and path != FAVICON
         if not ocsp:
             await self.flask(scope, _replay(body, receive), send)
             return
@@ -105,6 +150,60 @@ class AsgiResponder:
         except Exception:
             return None
         return state.faults.any
+
+
+class _Refused(HTTPException):
+    def __init__(self, code: int, description: str) -> None:
+        super().__init__(description)
+        self.code = code
+
+
+def _after(raw: str | None) -> int:
+    raw = raw or "0"
+    if not raw.isascii() or not raw.isdigit() or len(raw) > 18:
+        raise _Refused(400, f"after: expected a request id (digits), found {raw!r}")
+    return int(raw)
+
+
+def _sse_response() -> Any:
+    from flask import Response
+
+    response = Response(b"", mimetype="text/event-stream")
+    response.headers["X-Accel-Buffering"] = "no"
+    return response
+
+
+async def _stream(stream: EventStream, headers: Any, receive: Receive, send: Send) -> None:
+    """Drive ``stream``: every wait bounded (POLL_S), until it is over or the client left."""
+    loop = asyncio.get_running_loop()
+    wire = [
+        (k.lower().encode("latin-1"), v.encode("latin-1"))
+        for k, v in headers
+        if k.lower() != "content-length"
+    ]
+    gone = asyncio.ensure_future(_disconnected(receive))
+    try:
+        # The feed reads SQLite and runs the judge (a validator): off the loop.
+        first = await loop.run_in_executor(None, stream.first)
+        await send({"type": "http.response.start", "status": 200, "headers": wire})
+        await send({"type": "http.response.body", "body": first, "more_body": True})
+        while not stream.over and not gone.done():
+            await asyncio.wait([gone], timeout=POLL_S)
+            if gone.done():
+                return
+            chunk = await loop.run_in_executor(None, stream.step)
+            if chunk is not None:
+                await send({"type": "http.response.body", "body": chunk, "more_body": True})
+        await send({"type": "http.response.body", "body": b""})
+    except OSError:
+        return  # the client went away mid-write
+    finally:
+        gone.cancel()
+
+
+async def _disconnected(receive: Receive) -> None:
+    while (await receive())["type"] != "http.disconnect":
+        pass
 
 
 async def _send(answer: HttpAnswer, send: Send) -> None:

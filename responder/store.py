@@ -365,6 +365,15 @@ class LiveStore:
             ).fetchall()
         return [json.loads(row[0]) for row in reversed(rows)]
 
+    def requests_after(self, after: int, limit: int) -> list[tuple[int, dict[str, Any]]]:
+        """The entries with an id above ``after`` (at most the newest ``limit``), oldest first."""
+        with self._db.lock:
+            rows = self._db.log.execute(
+                "SELECT id, entry FROM requests WHERE id > ? ORDER BY id DESC LIMIT ?",
+                (after, limit),
+            ).fetchall()
+        return [(int(row[0]), json.loads(row[1])) for row in reversed(rows)]
+
     def close(self) -> None:
         self._db.close()
 

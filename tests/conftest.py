@@ -38,3 +38,18 @@ def _private_lab_secret(tmp_path_factory: pytest.TempPathFactory) -> Iterator[No
             os.environ.pop(key, None)
         else:
             os.environ[key] = value
+
+
+def require_program(name: str) -> str:
+    """The path of the outside program ``name``; skip the test without it, fail under CI.
+
+    CI (the ``CI`` environment variable) installs every program the tests use
+    (``.ci/run``): there a missing one is a broken set-up, not a reason to skip.
+    """
+    path = shutil.which(name)
+    if path is None:
+        message = f"{name} is not installed (Debian: see .ci/run for the package)"
+        if os.environ.get("CI"):
+            pytest.fail(message)
+        pytest.skip(message)
+    return path

@@ -108,6 +108,29 @@ def test_explain_bad_file_exits_2(capsys: pytest.CaptureFixture[str]) -> None:
     assert main(["explain", str(ROOT / "data" / "runner" / "bad" / "unknown-key.toml")]) == 2
 
 
+def test_explain_takes_the_ids_the_catalog_index_prints(
+    capsys: pytest.CaptureFixture[str], monkeypatch: pytest.MonkeyPatch
+) -> None:
+    import re
+
+    ids = re.findall(r"^\| `([a-z0-9/_-]+)` \|", (CATALOG / "README.md").read_text(), re.M)
+    assert "basics/good" in ids
+    monkeypatch.chdir(CATALOG.parent)
+    assert main(["explain", "basics/good"]) == 0
+    assert capsys.readouterr().out.startswith("The happy path")
+    assert main(["explain", ids[-1]]) in (0, 1)
+    assert "(" + ids[-1] + ";" in capsys.readouterr().out
+
+
+def test_explain_an_unknown_id_is_one_line_exit_2(
+    capsys: pytest.CaptureFixture[str], monkeypatch: pytest.MonkeyPatch
+) -> None:
+    monkeypatch.chdir(CATALOG.parent)
+    assert main(["explain", "basics/no-such"]) == 2
+    err = capsys.readouterr().err
+    assert err.count("\n") == 1 and "basics/no-such: no such scenario file" in err
+
+
 @pytest.mark.parametrize(
     "path", sorted(CATALOG.rglob("*.toml"))[:400], ids=lambda p: str(p.relative_to(CATALOG))
 )

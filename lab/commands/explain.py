@@ -18,6 +18,7 @@ from pathlib import Path
 from typing import Any
 
 from lab.commands.check import format_evidence
+from lab.errors import UsageError
 from lab.misbehaviour import describe_faults
 from lab.outcome import CertificateCheckRecord, Expectation, expected_json
 from lab.report import Palette
@@ -27,7 +28,7 @@ from lab.settings import CheckScope, ClientSettings
 from lab.timespec import format_offset
 from responder.config import ResponderConfig
 
-__all__ = ["register", "run", "story"]
+__all__ = ["register", "run", "scenario_path", "story"]
 
 
 def _responder_lines(
@@ -214,10 +215,31 @@ def _timeline_lines(scenario: Scenario, result: ScenarioResult, paint: Palette) 
     return lines
 
 
+def scenario_path(given: str) -> Path:
+    """A scenario file, or a catalog id as ``scenarios/README.md`` prints it (``basics/good``).
+
+    A path that exists is taken as it is; else ``ID`` is looked up as
+    ``ID.toml`` in the catalog (``scenarios/`` here, else the installed one).
+    """
+    path = Path(given)
+    if path.exists() or path.suffix == ".toml":
+        return path
+    from lab.commands.run import default_paths
+
+    for catalog in default_paths():
+        candidate = catalog / f"{given}.toml"
+        if candidate.is_file():
+            return candidate
+    raise UsageError(
+        f"{given}: no such scenario file, and no scenario with that id in the catalog "
+        "(expected a .toml file or an id as scenarios/README.md lists them, e.g. basics/good)"
+    )
+
+
 def run(args: argparse.Namespace) -> int:
     import time
 
-    scenario = load_scenario(Path(args.scenario))
+    scenario = load_scenario(scenario_path(args.scenario))
     started = time.perf_counter()
     lab = ScenarioLab(scenario)
     try:
@@ -238,5 +260,7 @@ def register(commands: Any) -> None:
         description="Run one scenario and tell its story: the PKI, the responder, each check "
         "with its evidence, the verdict per mode and the policy row that decided it.",
     )
-    parser.add_argument("scenario", metavar="SCENARIO", help="scenario file (TOML)")
+    parser.add_argument(
+        "scenario", metavar="SCENARIO", help="scenario file (TOML), or an id such as basics/good"
+    )
     parser.set_defaults(handler=run)

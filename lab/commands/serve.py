@@ -34,14 +34,22 @@ from responder.logs import configure as configure_logs
 __all__ = ["register", "run"]
 
 
-def _responder_config(path: str | None) -> Any:
+def _served(path: str | None) -> tuple[Any, Any, Any]:
+    """The scenario's responder settings, the page's lesson, and the client the page judges as."""
+    from lab.settings import ClientSettings
+    from responder.app import Lesson
     from responder.config import ResponderConfig
 
     if path is None:
-        return ResponderConfig()
+        lesson = Lesson(
+            title="The default PKI (no scenario given)",
+            about="Six certificates, every one good; change them from this page.",
+        )
+        return ResponderConfig(), lesson, ClientSettings()
     from lab.scenario import load_scenario
 
-    return load_scenario(Path(path)).responder
+    scenario = load_scenario(Path(path))
+    return scenario.responder, Lesson(scenario.title, scenario.about or ""), scenario.client
 
 
 def gunicorn_application(app: Any, options: dict[str, Any]) -> Any:
@@ -79,6 +87,7 @@ def _check_port_free(host: str, port: int) -> None:
 
 
 def run(args: argparse.Namespace) -> int:
+    from lab.judge import answer_judge
     from pki import write_pki
     from pki.database import atomic_write
     from pki.openssl_index import export_index, write_index
@@ -101,7 +110,7 @@ def run(args: argparse.Namespace) -> int:
     lab_pki, database, secret = product_pki(
         args.scenario, out=out, secret_file=args.secret_file, base_url=base_url, t0=args.t0, now=now
     )
-    config = _responder_config(args.scenario)
+    config, lesson, client = _served(args.scenario)
     try:
         write_pki(lab_pki, database, out, now=now, secret=secret)
         _remove_interrupted_writes(out)
@@ -113,6 +122,9 @@ def run(args: argparse.Namespace) -> int:
             state_dir=out,
             admin_token=args.admin_token,
             admin_hosts=_served_names(host, base_url),
+            lesson=lesson,
+            # What Unified CM would do with each answer: the page's, computed lab-side.
+            judge=answer_judge(lab_pki, client),
         )
         served = AsgiResponder(app) if args.worker == "asgi" else app
         state = lab_responder(app).state

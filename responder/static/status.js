@@ -1,0 +1,310 @@
+// The classroom page: live from server-sent events (GET /~admin/events), or, when
+// a stream cannot be had, from polling GET /~admin/live every 300 ms.
+// Controls are built once per certificate and fault: a live update only changes
+// text, so a reason the teacher is choosing stays chosen.
+// Changes go as JSON bodies (the admin guard's CSRF rule: a cross-site page cannot
+// send JSON without a CORS preflight, which this server never grants).
+"use strict";
+
+(function () {
+  const prefix = document.body.dataset.prefix;
+  const POLL_MS = 300;
+  let last = 0;
+  let polling = null;
+  const certRows = new Map();
+  const faultRows = new Map();
+  let currentFaults = {};
+  const MARKS = { good: "✔", revoked: "✖", hold: "⏸", unknown: "?" };
+  const TRUST_WORDS = {
+    dtm: "Delegated Trust Model (the signer is the CA or its delegated responder)",
+    trp: "Trusted Responder (the signer's certificate is in the trust store)",
+    none: "no trust model accepted the signer",
+  };
+
+  function el(tag, attrs, ...children) {
+    const node = document.createElement(tag);
+    for (const [key, value] of Object.entries(attrs || {})) {
+      if (value === null || value === undefined) continue;
+      if (key === "class") node.className = value;
+      else if (key.startsWith("on")) node.addEventListener(key.slice(2), value);
+      else node.setAttribute(key, value);
+    }
+    for (const child of children) {
+      if (child === null || child === undefined) continue;
+      node.append(typeof child === "string" ? document.createTextNode(child) : child);
+    }
+    return node;
+  }
+
+  function statusWord(status, extra) {
+    const kind = MARKS[status] ? status : "other";
+    const mark = MARKS[status] || "•";
+    return el("span", { class: "st st-" + kind }, mark + " " + status + (extra ? " " + extra : ""));
+  }
+
+  function say(text, ok) {
+    const box = document.getElementById("message");
+    box.textContent = text;
+    box.className = "message " + (ok ? "ok" : "error");
+    box.hidden = false;
+  }
+
+  async function call(method, path, body) {
+    let answer;
+    try {
+      answer = await fetch(prefix + path, {
+        method: method,
+        headers: { "Content-Type": "application/json", Accept: "application/json" },
+        body: body === undefined ? undefined : JSON.stringify(body),
+        credentials: "same-origin",
+      });
+    } catch (err) {
+      say("The responder did not answer (" + err.message + ").", false);
+      return null;
+    }
+    let doc = null;
+    try {
+      doc = await answer.json();
+    } catch (err) {
+      doc = null;
+    }
+    if (!answer.ok) {
+      const why = doc && doc.error ? doc.error : "HTTP " + answer.status;
+      say("Refused: " + why, false);
+      return null;
+    }
+    return doc || {};
+  }
+
+  // ---- the PKI tree with its controls -------------------------------------------------
+
+  function certRow(cert, reasons) {
+    const status = el("span", { class: "status" });
+    const since = el("span", { class: "since" });
+    const select = el("select", { name: "reason", "aria-label": "revocation reason for " + cert.name });
+    select.append(el("option", { value: "" }, "(no reason)"));
+    for (const reason of reasons) select.append(el("option", { value: reason }, reason));
+    const act = (action) => async () => {
+      const body = { name: cert.name };
+      if (action === "revoke" && select.value) body.reason = select.value;
+      const done = await call("POST", "/" + action, body);
+      if (done) say(action + " " + cert.name + ": now " + done.status, true);
+    };
+    const controls = el(
+      "div",
+      { class: "controls" },
+      el("label", {}, "reason ", select),
+      el("button", { type: "button", class: "act-revoke", onclick: act("revoke") }, "revoke"),
+      el("button", { type: "button", class: "act-hold", onclick: act("hold") }, "hold"),
+      el("button", { type: "button", class: "act-release", onclick: act("release") }, "release"),
+      el("button", { type: "button", class: "act-forget", onclick: act("forget"),
+        title: "the responder no longer knows it: it answers unknown" }, "forget"),
+    );
+    const signs = el("span", { class: "signs" });
+    const node = el(
+      "div",
+      { class: "cert", id: "cert-" + cert.name, "data-name": cert.name },
+      el("div", { class: "head" },
+        el("span", { class: "name" }, (cert.depth ? "└ " : "") + cert.name),
+        status, since, signs),
+      el("div", { class: "role" }, cert.role_words + " · serial ", el("code", {}, cert.serial),
+        " · ", cert.subject),
+      controls,
+    );
+    node.style.marginLeft = (cert.depth * 1.6) + "rem";
+    return { node, status, since, signs };
+  }
+
+  function showPki(state, reasons) {
+    const box = document.getElementById("pki");
+    for (const cert of state.certificates) {
+      let row = certRows.get(cert.name);
+      if (!row) {
+        row = certRow(cert, reasons);
+        certRows.set(cert.name, row);
+        box.append(row.node);
+      }
+      const extra = cert.reason ? "(" + cert.reason + ")" : "";
+      row.status.replaceChildren(statusWord(cert.status, extra));
+      row.since.textContent = cert.revoked_at ? "since " + cert.revoked_at : "";
+      row.signs.textContent = cert.signs_for.length
+        ? "signs answers for the certificates of: " + cert.signs_for.join(", ") : "";
+    }
+  }
+
+  // ---- faults -------------------------------------------------------------------------
+
+  function faultRow(fault) {
+    let input;
+    if (fault.kind === "choice") {
+      input = el("select", { "aria-label": fault.key });
+      for (const word of fault.words) input.append(el("option", { value: word }, word));
+    } else if (fault.kind === "switch" || fault.kind === "word") {
+      input = null;
+    } else {
+      input = el("input", { type: "text", size: "10", "aria-label": fault.key,
+        placeholder: fault.kind === "http_status" ? "503" : fault.kind === "duration" ? "2s"
+          : fault.kind === "offset" ? "-2d" : "text/html" });
+    }
+    const set = async () => {
+      let value = true;
+      if (fault.kind === "word") value = fault.words[0];
+      else if (input) value = input.value.trim();
+      if (fault.kind === "http_status") value = Number(value);
+      const wanted = Object.assign({}, currentFaults, { [fault.key]: value });
+      const done = await call("PUT", "/faults", wanted);
+      if (done) say("fault " + fault.key + " set", true);
+    };
+    const node = el("div", { class: "fault", id: "fault-" + fault.key },
+      el("span", { class: "what" }, el("b", {}, fault.key), ": it " + fault.imitates),
+      el("div", { class: "controls" }, input,
+        el("button", { type: "button", class: "set", onclick: set }, "set " + fault.key),
+        input ? el("small", {}, "expects " + fault.expected) : null));
+    return node;
+  }
+
+  let shownFaults = null;
+
+  function showFaults(doc) {
+    currentFaults = doc.state.faults;
+    showFaultCatalog(doc);
+    // Redrawn only when the faults changed: a button being clicked stays in place.
+    const shown = JSON.stringify(currentFaults);
+    if (shown === shownFaults) return;
+    shownFaults = shown;
+    const now = document.getElementById("faults-now");
+    const keys = Object.keys(currentFaults);
+    now.replaceChildren();
+    now.className = "faults-now" + (keys.length ? "" : " none");
+    if (!keys.length) {
+      now.append(el("p", {}, "✔ No fault: the responder behaves as RFC 6960 says."));
+    } else {
+      const list = el("ul", {});
+      keys.forEach((key, i) => {
+        const clear = async () => {
+          const wanted = Object.assign({}, currentFaults, { [key]: null });
+          const done = await call("PUT", "/faults", wanted);
+          if (done) say("fault " + key + " cleared", true);
+        };
+        list.append(el("li", {}, "⚠ It " + doc.state.misbehaviour[i] + " ",
+          el("code", {}, key + " = " + JSON.stringify(currentFaults[key])), " ",
+          el("button", { type: "button", class: "clear", onclick: clear }, "clear " + key)));
+      });
+      now.append(el("p", {}, el("b", {}, "In force:")), list);
+    }
+  }
+
+  function showFaultCatalog(doc) {
+    const box = document.getElementById("fault-list");
+    for (const fault of doc.faults_catalog) {
+      if (!faultRows.has(fault.key)) {
+        const row = faultRow(fault);
+        faultRows.set(fault.key, row);
+        box.append(row);
+      }
+    }
+  }
+
+  // ---- requests as stories ------------------------------------------------------------
+
+  function decision(label, verdict) {
+    if (!verdict) return null;
+    const allowed = verdict.decision === "allowed";
+    return el("span", { class: "decision" }, label + ": ",
+      el("span", { class: "verdict " + (allowed ? "allowed" : "refused") },
+        (allowed ? "✔ allows" : "✖ refuses") + " the connection"),
+      " — " + verdict.sentence);
+  }
+
+  function story(req) {
+    const asked = req.asked.length
+      ? req.asked.map((a) => (a.name || "a certificate unknown to the lab") + " (serial " + a.serial + ")").join(", ")
+      : "nothing readable";
+    const judged = req.judged || {};
+    const answerBits = [];
+    if (judged.signer) answerBits.push("signed by " + judged.signer);
+    if (judged.this_update) answerBits.push("thisUpdate " + judged.this_update);
+    answerBits.push("nextUpdate " + (judged.next_update || "none"));
+    answerBits.push(req.nonce ? "nonce: " + (judged.nonce || "sent") : "no nonce asked");
+    const reason = judged.reason ? "(" + judged.reason + ")" : "";
+    const summary = el("summary", {},
+      el("div", { class: "line" },
+        el("span", {}, req.at),
+        el("span", {}, req.client + " asked (" + req.method + ") about " + asked),
+        el("span", {}, "answer: ", statusWord(req.answer, reason), req.cached ? " (from the cache of pre-signed answers)" : "")),
+      el("div", { class: "line small" }, answerBits.join(" · ")),
+      judged.error ? el("div", {}, judged.error) : el("div", { class: "decisions" },
+        decision("Unified CM, Common Criteria ON", judged.cc_on),
+        decision("Common Criteria OFF", judged.cc_off)));
+    const steps = el("ol", { class: "steps" });
+    if (judged.trust) steps.append(el("li", {}, el("span", { class: "outcome" }, "trust: "), judged.trust));
+    for (const step of judged.steps || []) {
+      steps.append(el("li", {}, el("span", { class: "outcome" }, step.step + " " + step.outcome + ": "),
+        step.detail));
+    }
+    if (!steps.children.length) steps.append(el("li", {}, "no evidence kept for this answer"));
+    return el("details", { class: "story fresh", id: "req-" + req.id, "data-id": String(req.id) },
+      summary, steps);
+  }
+
+  function showRequests(doc) {
+    const box = document.getElementById("requests");
+    if (!doc.requests.length) return;
+    const empty = box.querySelector(".empty");
+    if (empty) empty.remove();
+    for (const old of box.querySelectorAll(".story.fresh")) old.classList.remove("fresh");
+    for (const req of doc.requests) {
+      if (document.getElementById("req-" + req.id)) continue;
+      box.prepend(story(req));
+    }
+    while (box.children.length > 60) box.lastElementChild.remove();
+  }
+
+  // ---- live ---------------------------------------------------------------------------
+
+  function apply(doc) {
+    document.getElementById("now").textContent = doc.state.now;
+    showPki(doc.state, doc.reasons);
+    showFaults(doc);
+    showRequests(doc);
+    last = Math.max(last, doc.last);
+  }
+
+  function live(text) {
+    document.getElementById("live").textContent = text;
+  }
+
+  function poll() {
+    if (polling) return;
+    live("live (polling every " + POLL_MS + " ms)");
+    const tick = async () => {
+      try {
+        const answer = await fetch(prefix + "/live?after=" + last, { headers: { Accept: "application/json" } });
+        if (answer.ok) apply(await answer.json());
+      } catch (err) {
+        live("the responder does not answer; trying again");
+      }
+      polling = setTimeout(tick, POLL_MS);
+    };
+    polling = setTimeout(tick, 0);
+  }
+
+  function stream() {
+    if (!window.EventSource) return poll();
+    const source = new EventSource(prefix + "/events?after=" + last);
+    source.addEventListener("feed", (event) => {
+      live("● live (server-sent events)");
+      apply(JSON.parse(event.data));
+    });
+    source.addEventListener("error", () => {
+      // CLOSED: refused (too many streams, or no access): poll instead. CONNECTING:
+      // the stream ended on purpose or dropped, and the browser reconnects by itself.
+      if (source.readyState === EventSource.CLOSED) poll();
+      else live("reconnecting…");
+    });
+  }
+
+  const first = document.getElementById("first-feed");
+  if (first) apply(JSON.parse(first.textContent));
+  stream();
+})();
