@@ -3,20 +3,27 @@
 The tool for a field capture and for a lesson: decode the response (status,
 ResponderID, producedAt, each SingleResponse, embedded certificates,
 extensions), then run every validator step that can run with what was given,
-pass or fail with the reason. Exit 0 when the validator trusts the answer, 1
-when a step fails, 2 when the input is unreadable or another kind of file
-than expected (one line naming what it is: :mod:`lab.capture`).
+pass or fail with the reason. Then it answers "would Unified CM refuse
+this?": the evidence goes through :func:`lab.policy.decide` under the switches
+``check`` takes (:mod:`lab.commands.judging`: ``--cc``, ``--soft-fail`` /
+``--hard-fail``, ``--clock-skew``, ``--require-nonce``), and the verdict is
+printed with the policy row that made it (``--json`` for machines). Exit codes
+are ``check``'s: 0 allowed, 1 refused, 2 when the input is unreadable or
+another kind of file than expected (one line naming what it is:
+:mod:`lab.capture`).
 
 A file copied with its HTTP head (status line, headers, blank line, body) is
 read for its body; its start line and Content-Type are shown. For a response,
 a status other than 200, or an HTML body, is itself the finding (DESIGN.md
-step 3, error ``http-status`` / ``malformed-response``): exit 1.
+step 3, error ``http-status`` / ``malformed-response``): no trustworthy
+answer, so the soft-fail switch decides, as it would for ``check``.
 """
 
 from __future__ import annotations
 
 import argparse
 import datetime as dt
+import json
 from typing import Any
 
 from cryptography import x509
@@ -25,13 +32,14 @@ from cryptography.hazmat.primitives import hashes
 from lab.capture import Capture, CaptureKind
 from lab.commands.certfiles import capture_der, read_capture, read_certificate, read_certificates
 from lab.commands.check import format_evidence
+from lab.commands.judging import add_judging_arguments, exit_code, policy_of, validation_of
 from lab.errors import UsageError
-from lab.evidence import CheckFailure, ErrorCode
+from lab.evidence import CheckFailure, ErrorCode, Evidence, Step, StepOutcome, error_evidence
 from lab.ocsp_request import OCSPRequest
+from lab.policy import Verdict, decide
 from lab.validator import (
     CheckContext,
     ParsedResponse,
-    ValidationOptions,
     explain_unverified,
     parse_response,
     validate,
@@ -144,14 +152,45 @@ def _http_finding(capture: Capture) -> str | None:
     return None
 
 
+def _finding_evidence(capture: Capture, finding: str) -> Evidence:
+    """The evidence of an HTTP message without an OCSP response to judge (DESIGN.md step 3)."""
+    http = capture.http
+    code = (
+        ErrorCode.HTTP_STATUS
+        if http is not None and http.status != 200
+        else ErrorCode.MALFORMED_RESPONSE
+    )
+    return error_evidence(code, finding, steps=(Step("transport", StepOutcome.FAIL, finding),))
+
+
+def _report(
+    args: argparse.Namespace, lines: list[str], evidence: Evidence, verdict: Verdict
+) -> int:
+    """Print the lines and the verdict (or the JSON document); ``check``'s exit code."""
+    if args.json:
+        document = {
+            "verdict": verdict.to_json(),
+            "evidence": evidence.to_json(),
+            "decoded": lines,
+        }
+        print(json.dumps(document, indent=2))
+    else:
+        for line in lines:
+            print(line)
+        print(f"verdict {verdict.explain()}")
+    return exit_code(verdict)
+
+
 def run(args: argparse.Namespace) -> int:
+    policy = policy_of(args)
     response = read_capture(args.response)
+    lines: list[str] = []
     finding = _http_finding(response)
     if finding is not None:
-        for line in _http_lines(response, args.response):
-            print(line)
-        print(f"  {'transport':<11} {'fail':<4} {finding}")
-        return 1
+        lines += _http_lines(response, args.response)
+        evidence = _finding_evidence(response, finding)
+        lines += format_evidence(evidence)
+        return _report(args, lines, evidence, decide(evidence, policy))
     der = capture_der(response, args.response, CaptureKind.OCSP_RESPONSE)
     try:
         parsed = parse_response(der)
@@ -180,18 +219,15 @@ def run(args: argparse.Namespace) -> int:
         requested=request.cert_id if request else None,
         nonce=request.nonce if request else None,
         trust=tuple(c for path in args.trust for c in read_certificates(path)),
-        options=ValidationOptions(),
+        options=validation_of(args),
     )
-    for line in _http_lines(response, args.response):
-        print(line)
+    lines += _http_lines(response, args.response)
     if response.http is not None and response.http.media_type != _RESPONSE_TYPE:
         # DESIGN.md step 3: the signature protects the content; a wrong type only warns.
-        print(f"  {'transport':<11} {'warn':<4} content type not {_RESPONSE_TYPE}")
+        lines.append(f"  {'transport':<11} {'warn':<4} content type not {_RESPONSE_TYPE}")
     if request_capture is not None:
-        for line in _http_lines(request_capture, args.request):
-            print(line)
-    for line in describe_response(parsed):
-        print(line)
+        lines += _http_lines(request_capture, args.request)
+    lines += describe_response(parsed)
     given = [
         name
         for name, value in (
@@ -202,20 +238,25 @@ def run(args: argparse.Namespace) -> int:
         )
         if value
     ]
-    print(f"validation at {_when(context.now)} with {', '.join(given) or 'the response alone'}")
+    lines.append(
+        f"validation at {_when(context.now)} with {', '.join(given) or 'the response alone'}"
+    )
     if context.issuer is None:
-        print("  (no --issuer: the Delegated Trust Model cannot run; only the trust store can)")
+        lines.append(
+            "  (no --issuer: the Delegated Trust Model cannot run; only the trust store can)"
+        )
     if request is None:
-        print("  (no --request: the nonce is not checked)")
+        lines.append("  (no --request: the nonce is not checked)")
     evidence = validate(der, context)
-    for line in format_evidence(evidence):
-        print(line)
+    lines += format_evidence(evidence)
     if evidence.error in (ErrorCode.BAD_SIGNATURE, ErrorCode.SIGNER_NOT_AUTHORIZED):
         # For the lesson: what the untrusted answer says. Never part of the verdict.
-        print("had the signer been trusted (explanation only, the answer is NOT trusted):")
-        for step in explain_unverified(der, context):
-            print(f"  {step.name:<11} {step.outcome.value:<4} {step.detail}")
-    return 1 if evidence.is_error else 0
+        lines.append("had the signer been trusted (explanation only, the answer is NOT trusted):")
+        lines += [
+            f"  {step.name:<11} {step.outcome.value:<4} {step.detail}"
+            for step in explain_unverified(der, context)
+        ]
+    return _report(args, lines, evidence, decide(evidence, policy))
 
 
 def register(commands: Any) -> None:
@@ -223,9 +264,8 @@ def register(commands: Any) -> None:
         "inspect",
         help="decode and judge a captured OCSP response",
         description="Decode RESPONSE (DER, PEM, base64, or an HTTP message with one as its "
-        "body) and run every validator step that the given files allow. Exit 0 trusted, "
-        "1 a step failed (or the HTTP message is not 200 / is an HTML page), 2 unreadable "
-        "input or a file of another kind.",
+        "body), run every validator step that the given files allow, and decide as Unified "
+        "CM would. Exit 0 allowed, 1 refused, 2 unreadable input or a file of another kind.",
     )
     parser.add_argument("response", metavar="RESPONSE", help="the captured response")
     parser.add_argument("--request", metavar="FILE", help="the captured request (nonce, CertID)")
@@ -237,4 +277,6 @@ def register(commands: Any) -> None:
     parser.add_argument(
         "--at", type=_at, help="judge as of this time (ISO 8601, UTC; default: now)"
     )
+    add_judging_arguments(parser)
+    parser.add_argument("--json", action="store_true", help="machine-readable output")
     parser.set_defaults(handler=run)
