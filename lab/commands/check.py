@@ -3,7 +3,8 @@
 Ours, ``openssl ocsp``, a customer's. One line per step with what was found,
 then status, reason, trusted_by, error code and verdict, in the scenario
 format's words (``revoked``, ``keyCompromise``, ``dtm``,
-``signer-not-authorized``, …); ``--json`` for machines. Exit 0 allowed, 1
+``signer-not-authorized``, …); ``--json`` for machines. ``--save DIR`` keeps
+every exchange (:mod:`lab.saved`) for ``inspect DIR``. Exit 0 allowed, 1
 refused, 2 bad usage or an unreadable input.
 """
 
@@ -12,6 +13,7 @@ from __future__ import annotations
 import argparse
 import datetime as dt
 import json
+from pathlib import Path
 from typing import Any
 
 from lab.chain_check import ChainResult, CheckOptions, check_chain
@@ -25,6 +27,7 @@ from lab.commands.judging import (
 )
 from lab.errors import UsageError
 from lab.evidence import Evidence
+from lab.saved import Recorder, SavedCheck, exchanges_of, save
 from lab.settings import CheckScope, HttpMethod, UriSource
 
 __all__ = ["format_evidence", "register", "run"]
@@ -85,16 +88,22 @@ def run(args: argparse.Namespace) -> int:
     if args.no_nonce and args.require_nonce:
         raise UsageError("--require-nonce cannot be combined with --no-nonce")
     presented = [leaf, issuer, *chain] if chain else [leaf]
+    recorder = Recorder()
+    now = dt.datetime.now(dt.UTC)
     try:
         result = check_chain(
             presented,
             options=options,
-            now=dt.datetime.now(dt.UTC),
+            now=now,
             trust=trust,
             issuer=issuer,
+            fetcher=recorder,
         )
     except ValueError as exc:
         raise UsageError(str(exc)) from None
+    if args.save:
+        exchanges = exchanges_of(recorder.exchanges, [*presented, issuer, *trust])
+        save(Path(args.save), SavedCheck(now, exchanges, tuple(trust)))
     if args.json:
         print(json.dumps(result.to_json(), indent=2))
     else:
@@ -135,6 +144,12 @@ def register(commands: Any) -> None:
     parser.add_argument("--no-nonce", action="store_true", help="send no nonce")
     parser.add_argument(
         "--timeout", type=duration, default=dt.timedelta(seconds=5), help="e.g. 5s, 500ms"
+    )
+    parser.add_argument(
+        "--save",
+        metavar="DIR",
+        help="keep what was exchanged in DIR (requests, responses, HTTP status and headers, "
+        "the certificates asked about): ocsp-lab inspect DIR reads it back",
     )
     parser.add_argument("--json", action="store_true", help="machine-readable output")
     parser.set_defaults(handler=run)

@@ -24,12 +24,14 @@ from __future__ import annotations
 import argparse
 import datetime as dt
 import json
+from dataclasses import dataclass
+from pathlib import Path
 from typing import Any
 
 from cryptography import x509
 from cryptography.hazmat.primitives import hashes
 
-from lab.capture import Capture, CaptureKind
+from lab.capture import Capture, CaptureKind, HttpMessage, sniff
 from lab.commands.certfiles import capture_der, read_capture, read_certificate, read_certificates
 from lab.commands.check import format_evidence
 from lab.commands.judging import add_judging_arguments, exit_code, policy_of, validation_of
@@ -37,6 +39,8 @@ from lab.errors import UsageError
 from lab.evidence import CheckFailure, ErrorCode, Evidence, Step, StepOutcome, error_evidence
 from lab.ocsp_request import OCSPRequest
 from lab.policy import Verdict, decide
+from lab.saved import INDEX as SAVED_INDEX
+from lab.saved import load as load_saved
 from lab.validator import (
     CheckContext,
     ParsedResponse,
@@ -152,7 +156,7 @@ def _http_finding(capture: Capture) -> str | None:
     return None
 
 
-def _finding_evidence(capture: Capture, finding: str) -> Evidence:
+def _finding_evidence(capture: Capture, finding: str, cert: x509.Certificate | None) -> Evidence:
     """The evidence of an HTTP message without an OCSP response to judge (DESIGN.md step 3)."""
     http = capture.http
     code = (
@@ -160,7 +164,16 @@ def _finding_evidence(capture: Capture, finding: str) -> Evidence:
         if http is not None and http.status != 200
         else ErrorCode.MALFORMED_RESPONSE
     )
-    return error_evidence(code, finding, steps=(Step("transport", StepOutcome.FAIL, finding),))
+    return error_evidence(
+        code, finding, steps=(Step("transport", StepOutcome.FAIL, finding),), **_identity(cert)
+    )
+
+
+def _identity(cert: x509.Certificate | None) -> dict[str, Any]:
+    """The evidence fields naming the certificate asked about, when it is known."""
+    if cert is None:
+        return {}
+    return {"subject": cert.subject.rfc4514_string(), "serial": cert.serial_number}
 
 
 def _report(
@@ -181,65 +194,155 @@ def _report(
     return exit_code(verdict)
 
 
+@dataclass(frozen=True)
+class _Inputs:
+    """What is judged: from files named on the command line, or from a ``check --save`` folder."""
+
+    response: Capture | None  # None: the saved exchange got no answer (``transport``)
+    response_name: str
+    request: Capture | None
+    request_name: str
+    cert: x509.Certificate | None
+    issuer: x509.Certificate | None
+    trust: tuple[x509.Certificate, ...]
+    at: dt.datetime | None
+    given: tuple[str, ...]
+    transport: Evidence | None = None
+
+
+def _given(args: argparse.Namespace, saved: tuple[str, ...] = ()) -> tuple[str, ...]:
+    named = (
+        ("request", args.request),
+        ("issuer", args.issuer),
+        ("cert", args.cert),
+        ("trust", args.trust),
+    )
+    return tuple(dict.fromkeys([*saved, *(name for name, value in named if value)]))
+
+
+def _from_files(args: argparse.Namespace) -> _Inputs:
+    return _Inputs(
+        response=read_capture(args.response),
+        response_name=args.response,
+        request=read_capture(args.request) if args.request else None,
+        request_name=args.request or "",
+        cert=read_certificate(args.cert) if args.cert else None,
+        issuer=read_certificate(args.issuer) if args.issuer else None,
+        trust=tuple(c for path in args.trust for c in read_certificates(path)),
+        at=args.at,
+        given=_given(args),
+    )
+
+
+def _from_saved(args: argparse.Namespace, directory: Path) -> _Inputs:
+    """Exchange ``--exchange`` of a ``check --save`` folder; options given on the line win."""
+    saved = load_saved(directory)
+    if not 1 <= args.exchange <= len(saved.exchanges):
+        raise UsageError(
+            f"{directory}: --exchange {args.exchange}: expected 1 to {len(saved.exchanges)} "
+            f"(the exchanges saved in {SAVED_INDEX})"
+        )
+    exchange = saved.exchanges[args.exchange - 1]
+    name = f"{directory}/{args.exchange}-response.der"
+    transport = None
+    response = None
+    if exchange.response is None:
+        message = exchange.message or "no answer"
+        transport = error_evidence(
+            exchange.error or ErrorCode.UNREACHABLE,
+            message,
+            steps=(Step("transport", StepOutcome.FAIL, f"{exchange.url}: {message}"),),
+            **_identity(exchange.cert),
+        )
+    else:
+        body = sniff(exchange.response)
+        head = HttpMessage(
+            start_line=f"HTTP {exchange.http_status} to {exchange.method.value.upper()} "
+            f"{exchange.url}",
+            status=exchange.http_status,
+            content_type=exchange.content_type,
+        )
+        response = Capture(body.kind, body.form, body.der, head)
+    cert = read_certificate(args.cert) if args.cert else exchange.cert
+    issuer = read_certificate(args.issuer) if args.issuer else exchange.issuer
+    trust = tuple(c for path in args.trust for c in read_certificates(path)) or saved.trust
+    request = read_capture(args.request) if args.request else sniff(exchange.request)
+    kept = [
+        name
+        for name, value in (("request", True), ("issuer", issuer), ("cert", cert), ("trust", trust))
+        if value
+    ]
+    return _Inputs(
+        response=response,
+        response_name=name,
+        request=request,
+        request_name=args.request or f"{directory}/{args.exchange}-request.der",
+        cert=cert,
+        issuer=issuer,
+        trust=trust,
+        at=args.at or saved.checked_at,
+        given=_given(args, tuple(kept)),
+        transport=transport,
+    )
+
+
+def _request(inputs: _Inputs) -> OCSPRequest | None:
+    if inputs.request is None:
+        return None
+    try:
+        return OCSPRequest.parse(
+            capture_der(inputs.request, inputs.request_name, CaptureKind.OCSP_REQUEST)
+        )
+    except ValueError as exc:
+        raise UsageError(
+            f"{inputs.request_name}: DER of no kind the lab knows, expected an OCSP request ({exc})"
+        ) from None
+
+
 def run(args: argparse.Namespace) -> int:
     policy = policy_of(args)
-    response = read_capture(args.response)
+    directory = Path(args.response)
+    inputs = _from_saved(args, directory) if directory.is_dir() else _from_files(args)
     lines: list[str] = []
+    if inputs.transport is not None:
+        lines += format_evidence(inputs.transport)
+        return _report(args, lines, inputs.transport, decide(inputs.transport, policy))
+    response = inputs.response
+    assert response is not None
     finding = _http_finding(response)
     if finding is not None:
-        lines += _http_lines(response, args.response)
-        evidence = _finding_evidence(response, finding)
+        lines += _http_lines(response, inputs.response_name)
+        evidence = _finding_evidence(response, finding, inputs.cert)
         lines += format_evidence(evidence)
         return _report(args, lines, evidence, decide(evidence, policy))
-    der = capture_der(response, args.response, CaptureKind.OCSP_RESPONSE)
+    der = capture_der(response, inputs.response_name, CaptureKind.OCSP_RESPONSE)
     try:
         parsed = parse_response(der)
     except CheckFailure as failure:
         # DER that no loader recognised (lab.capture): the response parser says what is wrong.
         raise UsageError(
-            f"{args.response}: DER of no kind the lab knows, expected an OCSP response "
+            f"{inputs.response_name}: DER of no kind the lab knows, expected an OCSP response "
             f"({failure.message})"
         ) from None
-    request = None
-    request_capture = None
-    if args.request:
-        request_capture = read_capture(args.request)
-        try:
-            request = OCSPRequest.parse(
-                capture_der(request_capture, args.request, CaptureKind.OCSP_REQUEST)
-            )
-        except ValueError as exc:
-            raise UsageError(
-                f"{args.request}: DER of no kind the lab knows, expected an OCSP request ({exc})"
-            ) from None
+    request = _request(inputs)
     context = CheckContext(
-        now=args.at or dt.datetime.now(dt.UTC),
-        cert=read_certificate(args.cert) if args.cert else None,
-        issuer=read_certificate(args.issuer) if args.issuer else None,
+        now=inputs.at or dt.datetime.now(dt.UTC),
+        cert=inputs.cert,
+        issuer=inputs.issuer,
         requested=request.cert_id if request else None,
         nonce=request.nonce if request else None,
-        trust=tuple(c for path in args.trust for c in read_certificates(path)),
+        trust=inputs.trust,
         options=validation_of(args),
     )
-    lines += _http_lines(response, args.response)
+    lines += _http_lines(response, inputs.response_name)
     if response.http is not None and response.http.media_type != _RESPONSE_TYPE:
         # DESIGN.md step 3: the signature protects the content; a wrong type only warns.
         lines.append(f"  {'transport':<11} {'warn':<4} content type not {_RESPONSE_TYPE}")
-    if request_capture is not None:
-        lines += _http_lines(request_capture, args.request)
+    if inputs.request is not None:
+        lines += _http_lines(inputs.request, inputs.request_name)
     lines += describe_response(parsed)
-    given = [
-        name
-        for name, value in (
-            ("request", args.request),
-            ("issuer", args.issuer),
-            ("cert", args.cert),
-            ("trust", args.trust),
-        )
-        if value
-    ]
     lines.append(
-        f"validation at {_when(context.now)} with {', '.join(given) or 'the response alone'}"
+        f"validation at {_when(context.now)} with {', '.join(inputs.given) or 'the response alone'}"
     )
     if context.issuer is None:
         lines.append(
@@ -267,7 +370,18 @@ def register(commands: Any) -> None:
         "body), run every validator step that the given files allow, and decide as Unified "
         "CM would. Exit 0 allowed, 1 refused, 2 unreadable input or a file of another kind.",
     )
-    parser.add_argument("response", metavar="RESPONSE", help="the captured response")
+    parser.add_argument(
+        "response",
+        metavar="RESPONSE",
+        help="the captured response, or a folder written by check --save",
+    )
+    parser.add_argument(
+        "--exchange",
+        type=int,
+        default=1,
+        metavar="N",
+        help="of a check --save folder: which exchange (default 1, the leaf's first)",
+    )
     parser.add_argument("--request", metavar="FILE", help="the captured request (nonce, CertID)")
     parser.add_argument("--issuer", metavar="CERT", help="the issuing CA of the certificate")
     parser.add_argument("--cert", metavar="CERT", help="the certificate asked about")
