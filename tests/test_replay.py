@@ -19,7 +19,7 @@ import pytest
 from cryptography.hazmat.primitives import serialization
 
 from lab.cli import main
-from lab.commands.serve import _responder_config
+from lab.commands.serve import responder_config
 from lab.errors import LabError, UsageError
 from lab.scenario import load_scenario, read_scenarios
 from pki import EPOCH, PKI, build_pki
@@ -187,16 +187,16 @@ def test_the_loader_refuses_content_faults_with_a_replay(tmp_path: Path) -> None
 
 def test_serve_replay_reads_the_capture_or_says_what_the_file_is(tmp_path: Path, pki: PKI) -> None:
     (tmp_path / "answer.b64").write_bytes(base64.b64encode(CAPTURE))
-    assert _responder_config(None, str(tmp_path / "answer.b64")).replay == CAPTURE
+    assert responder_config(None, str(tmp_path / "answer.b64")).replay == CAPTURE
     cert = tmp_path / "server.pem"
     cert.write_bytes(pki["server"].certificate.public_bytes(serialization.Encoding.PEM))
     with pytest.raises(UsageError) as caught:
-        _responder_config(None, str(cert))
+        responder_config(None, str(cert))
     assert "a certificate (PEM CERTIFICATE), expected an OCSP response" in str(caught.value)
     content = _scenario(tmp_path, '[responder.faults]\nanswer = "good"')
     content.write_text('title = "t"\n\n[responder.faults]\nanswer = "good"\n')
     with pytest.raises(UsageError) as caught:
-        _responder_config(str(content), str(tmp_path / "answer.b64"))
+        responder_config(str(content), str(tmp_path / "answer.b64"))
     assert "faults answer cannot apply to a replay" in str(caught.value)
 
 

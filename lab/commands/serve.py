@@ -33,10 +33,10 @@ from lab.errors import UsageError
 from responder.logs import LOG_FORMATS
 from responder.logs import configure as configure_logs
 
-__all__ = ["register", "run"]
+__all__ = ["register", "responder_config", "run"]
 
 
-def _responder_config(path: str | None, replay: str | None) -> Any:
+def responder_config(path: str | None, replay: str | None) -> Any:
     """The scenario's ``[responder]``; ``--replay FILE`` serves that capture instead."""
     from dataclasses import replace
 
@@ -124,7 +124,7 @@ def run(args: argparse.Namespace) -> int:
     lab_pki, database, secret = product_pki(
         args.scenario, out=out, secret_file=args.secret_file, base_url=base_url, t0=args.t0, now=now
     )
-    config = _responder_config(args.scenario, args.replay)
+    config = responder_config(args.scenario, args.replay)
     try:
         write_pki(lab_pki, database, out, now=now, secret=secret)
         _remove_interrupted_writes(out)
