@@ -12,6 +12,11 @@ are ``check``'s: 0 allowed, 1 refused, 2 when the input is unreadable or
 another kind of file than expected (one line naming what it is:
 :mod:`lab.capture`).
 
+A folder written by ``check --save`` is read back (:mod:`lab.saved`), and a
+pcap/pcapng packet capture for its OCSP exchanges over HTTP (:mod:`lab.pcap`):
+both list what they hold and judge ``--exchange N`` (default 1), as of when
+it was captured unless ``--at`` says otherwise.
+
 A file copied with its HTTP head (status line, headers, blank line, body) is
 read for its body; its start line and Content-Type are shown. For a response,
 a status other than 200, or an HTML body, is itself the finding (DESIGN.md
@@ -24,7 +29,7 @@ from __future__ import annotations
 import argparse
 import datetime as dt
 import json
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from pathlib import Path
 from typing import Any
 
@@ -38,6 +43,7 @@ from lab.commands.judging import add_judging_arguments, exit_code, policy_of, va
 from lab.errors import UsageError
 from lab.evidence import CheckFailure, ErrorCode, Evidence, Step, StepOutcome, error_evidence
 from lab.ocsp_request import OCSPRequest
+from lab.pcap import PcapError, is_pcap, read_exchanges
 from lab.policy import Verdict, decide
 from lab.saved import INDEX as SAVED_INDEX
 from lab.saved import load as load_saved
@@ -208,6 +214,7 @@ class _Inputs:
     at: dt.datetime | None
     given: tuple[str, ...]
     transport: Evidence | None = None
+    preamble: tuple[str, ...] = ()  # what the input was read as (a pcap's exchanges)
 
 
 def _given(args: argparse.Namespace, saved: tuple[str, ...] = ()) -> tuple[str, ...]:
@@ -220,9 +227,9 @@ def _given(args: argparse.Namespace, saved: tuple[str, ...] = ()) -> tuple[str, 
     return tuple(dict.fromkeys([*saved, *(name for name, value in named if value)]))
 
 
-def _from_files(args: argparse.Namespace) -> _Inputs:
+def _from_files(args: argparse.Namespace, response: Capture) -> _Inputs:
     return _Inputs(
-        response=read_capture(args.response),
+        response=response,
         response_name=args.response,
         request=read_capture(args.request) if args.request else None,
         request_name=args.request or "",
@@ -286,6 +293,52 @@ def _from_saved(args: argparse.Namespace, directory: Path) -> _Inputs:
     )
 
 
+def _from_pcap(args: argparse.Namespace, data: bytes) -> _Inputs:
+    """Exchange ``--exchange`` of a packet capture (:mod:`lab.pcap`), with the list of all."""
+    try:
+        exchanges = read_exchanges(data)
+    except PcapError as exc:
+        raise UsageError(f"{args.response}: {exc}") from None
+    if not exchanges:
+        raise UsageError(
+            f"{args.response}: no OCSP exchange over HTTP in the capture (expected an OCSP "
+            "request by POST or GET, or an application/ocsp-response answer, on TCP)"
+        )
+    if not 1 <= args.exchange <= len(exchanges):
+        raise UsageError(
+            f"{args.response}: --exchange {args.exchange}: expected 1 to {len(exchanges)} "
+            "(the OCSP exchanges in the capture)"
+        )
+    preamble = [f"capture {args.response}: {len(exchanges)} OCSP exchange(s) over HTTP"]
+    preamble += [
+        f"{'*' if n == args.exchange else ' '} {n}. {e.describe()}"
+        for n, e in enumerate(exchanges, 1)
+    ]
+    exchange = exchanges[args.exchange - 1]
+    name = f"{args.response} exchange {args.exchange}"
+    transport = None
+    if exchange.response is None:
+        message = "the capture holds no response to this request"
+        transport = error_evidence(
+            ErrorCode.UNREACHABLE,
+            message,
+            steps=(Step("transport", StepOutcome.FAIL, f"{exchange.server}: {message}"),),
+            **_identity(read_certificate(args.cert) if args.cert else None),
+        )
+    inputs = _from_files(args, exchange.response or exchange.request)
+    return replace(
+        inputs,
+        response=exchange.response,
+        response_name=f"{name} response",
+        request=read_capture(args.request) if args.request else exchange.request,
+        request_name=args.request or f"{name} request",
+        at=args.at or exchange.answered_at or exchange.at,
+        given=_given(args, ("request",)),
+        transport=transport,
+        preamble=tuple(preamble),
+    )
+
+
 def _request(inputs: _Inputs) -> OCSPRequest | None:
     if inputs.request is None:
         return None
@@ -301,9 +354,16 @@ def _request(inputs: _Inputs) -> OCSPRequest | None:
 
 def run(args: argparse.Namespace) -> int:
     policy = policy_of(args)
-    directory = Path(args.response)
-    inputs = _from_saved(args, directory) if directory.is_dir() else _from_files(args)
-    lines: list[str] = []
+    path = Path(args.response)
+    if path.is_dir():
+        inputs = _from_saved(args, path)
+    else:
+        try:
+            data = path.read_bytes()
+        except OSError as exc:
+            raise UsageError(f"{path}: cannot read ({exc.strerror})") from None
+        inputs = _from_pcap(args, data) if is_pcap(data) else _from_files(args, sniff(data))
+    lines: list[str] = list(inputs.preamble)
     if inputs.transport is not None:
         lines += format_evidence(inputs.transport)
         return _report(args, lines, inputs.transport, decide(inputs.transport, policy))
@@ -373,14 +433,14 @@ def register(commands: Any) -> None:
     parser.add_argument(
         "response",
         metavar="RESPONSE",
-        help="the captured response, or a folder written by check --save",
+        help="the captured response, a pcap/pcapng capture, or a folder written by check --save",
     )
     parser.add_argument(
         "--exchange",
         type=int,
         default=1,
         metavar="N",
-        help="of a check --save folder: which exchange (default 1, the leaf's first)",
+        help="of a check --save folder or a pcap/pcapng capture: which exchange (default 1)",
     )
     parser.add_argument("--request", metavar="FILE", help="the captured request (nonce, CertID)")
     parser.add_argument("--issuer", metavar="CERT", help="the issuing CA of the certificate")
