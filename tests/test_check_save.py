@@ -150,7 +150,9 @@ def test_a_saved_http_error_is_judged_again(
     assert "allowed, flagged soft-fail (row 'error'" in checked
     assert inspected == checked
     assert main(["inspect", str(tmp_path / "saved"), "--hard-fail"]) == 1
-    assert "http-status" in capsys.readouterr().out
+    out = capsys.readouterr().out
+    assert "http-status" in out
+    assert f"* 1. POST {server.url} => HTTP 503, text/plain" in out
 
 
 def test_a_folder_that_is_not_a_saved_check_is_one_line(

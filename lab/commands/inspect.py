@@ -279,6 +279,21 @@ def _from_saved(args: argparse.Namespace, directory: Path) -> _Inputs:
         for name, value in (("request", True), ("issuer", issuer), ("cert", cert), ("trust", trust))
         if value
     ]
+    preamble = [
+        f"saved check {directory} (checked at {_when(saved.checked_at)}): "
+        f"{len(saved.exchanges)} exchange(s)"
+    ]
+    for n, saved_exchange in enumerate(saved.exchanges, 1):
+        if saved_exchange.response is None:
+            answer = f"no answer ({saved_exchange.error or 'error'}: {saved_exchange.message})"
+        else:
+            answer = (
+                f"HTTP {saved_exchange.http_status}, "
+                f"{saved_exchange.content_type or 'no Content-Type'}"
+            )
+        mark = "*" if n == args.exchange else " "
+        method = saved_exchange.method.value.upper()
+        preamble.append(f"{mark} {n}. {method} {saved_exchange.url} => {answer}")
     return _Inputs(
         response=response,
         response_name=name,
@@ -290,6 +305,7 @@ def _from_saved(args: argparse.Namespace, directory: Path) -> _Inputs:
         at=args.at or saved.checked_at,
         given=_given(args, tuple(kept)),
         transport=transport,
+        preamble=tuple(preamble),
     )
 
 
