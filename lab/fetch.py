@@ -36,12 +36,12 @@ class FetchResult:
     method: Method
     http_status: int | None = None
     content_type: str | None = None
-    #: Every response header as received, in order (RFC 9110 5): kept for ``check --save``.
-    headers: tuple[tuple[str, str], ...] = ()
     body: bytes | None = None
     error: ErrorCode | None = None
     message: str = ""
     seconds: float = 0.0
+    #: Every response header as received, in order (RFC 9110 5): kept for ``check --save``.
+    headers: tuple[tuple[str, str], ...] = ()
 
     @property
     def ok(self) -> bool:
