@@ -210,3 +210,9 @@ def test_the_loader_refuses_a_step_s_content_faults_with_a_replay(tmp_path: Path
         load_scenario(path)
     (line,) = caught.value.lines
     assert "step[0].faults" in line and "answer" in line
+
+
+def test_explain_says_the_responder_replays(capsys: pytest.CaptureFixture[str]) -> None:
+    assert main(["explain", str(SCENARIO)]) == 0
+    out = capsys.readouterr().out
+    assert f"replays a captured response ({len(CAPTURE)} bytes, responseStatus successful)" in out
