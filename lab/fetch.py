@@ -40,6 +40,8 @@ class FetchResult:
     error: ErrorCode | None = None
     message: str = ""
     seconds: float = 0.0
+    #: Every response header as received, in order (RFC 9110 5): kept for ``check --save``.
+    headers: tuple[tuple[str, str], ...] = ()
 
     @property
     def ok(self) -> bool:
@@ -96,6 +98,7 @@ def fetch(
             response = connection.getresponse()
             status = response.status
             content_type = response.getheader("Content-Type")
+            headers = tuple(response.getheaders())
             location = response.getheader("Location")
             if 300 <= status < 400 and location:
                 response.close()
@@ -116,6 +119,7 @@ def fetch(
             return result(
                 http_status=status,
                 content_type=content_type,
+                headers=headers,
                 error=ErrorCode.MALFORMED_RESPONSE,
                 message=f"response body larger than {max_body} bytes",
             )
@@ -127,11 +131,12 @@ def fetch(
             return result(
                 http_status=status,
                 content_type=content_type,
+                headers=headers,
                 body=body,
                 error=ErrorCode.HTTP_STATUS,
                 message=f"HTTP {status} {response.reason}".rstrip(),
             )
-        return result(http_status=status, content_type=content_type, body=body)
+        return result(http_status=status, content_type=content_type, headers=headers, body=body)
     return result(error=ErrorCode.HTTP_STATUS, message=f"more than {_MAX_REDIRECTS} redirects")
 
 

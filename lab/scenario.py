@@ -32,6 +32,7 @@ from enum import Enum, StrEnum
 from pathlib import Path
 from typing import Any, ClassVar, Generic, NoReturn, TypeAlias, TypeVar
 
+from lab.capture import CaptureKind, sniff
 from lab.errors import LabError, ScenarioError, ScenarioMistakes, UsageError
 from lab.evidence import CertStatus, ErrorCode, TrustedBy
 from lab.settings import CertIdHash, CheckScope, ClientSettings, Delegation, HttpMethod, UriSource
@@ -59,13 +60,20 @@ from pki.spec import (
     SignatureHash,
 )
 from responder.config import (
+    TRANSPORT_FAULTS,
     CertsIncluded,
     Faults,
     NotFound,
     ResponderConfig,
     ResponderIdKind,
 )
-from responder.fault_table import FAULT_KEYS, HEADER_VALUE, FaultValueError, fault_key
+from responder.fault_table import (
+    FAULT_KEYS,
+    HEADER_VALUE,
+    FaultValueError,
+    beyond_transport,
+    fault_key,
+)
 
 __all__ = [
     "MAX_SCENARIO_BYTES",
@@ -236,6 +244,8 @@ class Scenario:
     client: ClientSettings
     expects: tuple[Expect, ...]
     steps: tuple[Step, ...]
+    #: Files the scenario reads besides itself (``replay``'s capture): not scenarios of a folder.
+    material: tuple[Path, ...] = ()
 
 
 # --------------------------------------------------------------------------
@@ -467,6 +477,8 @@ def read_scenarios(paths: Iterable[str | os.PathLike[str]]) -> Catalog:
             continue
         seen_ids[scenario.id] = file
         scenarios.append(scenario)
+    material = {os.path.realpath(m) for s in scenarios for m in s.material}
+    skipped = [(p, why) for p, why in skipped if os.path.realpath(p) not in material]
     return Catalog(tuple(scenarios), tuple(bad), tuple(skipped))
 
 
@@ -819,6 +831,7 @@ _RESPONDER_KEYS = (
     "next_update",
     "not_found",
     "faults",
+    "replay",
 )
 #: [responder.faults]: the keys of the one fault table (responder.fault_table).
 _FAULT_KEYS = tuple(row.key for row in FAULT_KEYS)
@@ -1053,6 +1066,14 @@ def _read_scenario(top_node: _Node, id_: str, path: Path) -> Scenario:
     _check_signature_hashes(pki_table, key, certs, origins)
     names = _Names({c.name: c for c in certs})
     database = _read_database(top.section("database", None), names)
+    responder = _read_responder(top.section("responder", _RESPONDER_KEYS), names, path.parent)
+    client = _read_client(top.section("client", _CLIENT_KEYS), names)
+    expects = _each(top.array("expect"), lambda node: _read_expect(node, names, in_step=None))
+    steps = _read_steps(top.array("step"), names)
+    if responder.replay is not None:
+        for index, step in enumerate(steps):
+            if isinstance(step.action, SetFaults):
+                _replay_faults(top.file, f"step[{index}].faults", step.action.faults)
     return Scenario(
         id=id_,
         path=path,
@@ -1060,11 +1081,19 @@ def _read_scenario(top_node: _Node, id_: str, path: Path) -> Scenario:
         about=about,
         tags=tags,
         pki=PKISpec.with_defaults(certs, key=key, database=database, signature_hash=signature_hash),
-        responder=_read_responder(top.section("responder", _RESPONDER_KEYS), names),
-        client=_read_client(top.section("client", _CLIENT_KEYS), names),
-        expects=_each(top.array("expect"), lambda node: _read_expect(node, names, in_step=None)),
-        steps=_read_steps(top.array("step"), names),
+        responder=responder,
+        client=client,
+        expects=expects,
+        steps=steps,
+        material=_material(top, path.parent),
     )
+
+
+def _material(top: _Table, base: Path) -> tuple[Path, ...]:
+    """The files a scenario reads besides itself: ``[responder] replay`` (already checked)."""
+    responder = top.data.get("responder")
+    replay = responder.get("replay") if isinstance(responder, dict) else None
+    return (base / replay,) if isinstance(replay, str) else ()
 
 
 def _read_certs(pki: _Table) -> tuple[tuple[CertSpec, ...], dict[str, str]]:
@@ -1203,8 +1232,46 @@ def _read_entry(node: _Node) -> EntrySpec:
     return EntrySpec(status, reason, EntrySpec.since if since is None else since)
 
 
-def _read_responder(responder: _Table, names: _Names) -> ResponderConfig:
+def _replay(node: _Node, base: Path) -> bytes:
+    """``replay``: the captured OCSPResponse a path names (relative to the scenario file).
+
+    Read as ``inspect`` reads a capture (:func:`lab.capture.sniff`): DER, PEM or
+    base64. An HTTP message is refused: its status line and Content-Type are
+    what ``[responder.faults]`` ``http_status`` and ``content_type`` say.
+    """
+    expected = "a path to a captured OCSP response (DER, PEM or base64), relative to the scenario"
+    where = base / node.text(expected)
+    try:
+        data = where.read_bytes()
+    except OSError as exc:
+        node.fail(f"{expected}; {where}: cannot read ({exc.strerror})")
+    capture = sniff(data)
+    if capture.kind is not CaptureKind.OCSP_RESPONSE or capture.der is None or capture.http:
+        node.fail(f"{expected}; {where} is {capture.describe()}")
+    return capture.der
+
+
+def _replay_faults(file: str, key: str, faults: Faults) -> None:
+    """With ``replay``, only the transport faults: the others rewrite or re-sign the answer."""
+    content = beyond_transport(faults)
+    if content:
+        _record(
+            ScenarioError(
+                file,
+                key,
+                f"only the transport faults ({', '.join(TRANSPORT_FAULTS)}) with responder.replay: "
+                "the captured bytes are served unchanged",
+                _Shown(", ".join(content)),
+            )
+        )
+
+
+def _read_responder(responder: _Table, names: _Names, base: Path) -> ResponderConfig:
     defaults = ResponderConfig()
+    replay = responder.optional("replay", lambda node: _replay(node, base))
+    faults = _read_faults(responder.section("faults", _FAULT_KEYS))
+    if replay is not None:
+        _replay_faults(responder.file, _join(responder.key, "faults"), faults)
     signers: dict[str, str] = {}
     for ca, node in responder.section("signers", None).nodes():
         names.ca(_Node(node.file, node.key, ca))
@@ -1218,7 +1285,8 @@ def _read_responder(responder: _Table, names: _Names) -> ResponderConfig:
         responder_id=responder.get("responder_id", _choice(ResponderIdKind), defaults.responder_id),
         next_update=responder.get("next_update", _next_update, defaults.next_update),
         not_found=responder.get("not_found", _choice(NotFound), defaults.not_found),
-        faults=_read_faults(responder.section("faults", _FAULT_KEYS)),
+        faults=faults,
+        replay=replay,
     )
 
 

@@ -13,6 +13,8 @@ JSON API (``/~admin/…``):
                            of ``"-5s"`` get 400 ``{"error": …, "key": "faults.delay"}``;
                            ``null`` turns a fault off
 ``DELETE faults``          clears every fault
+``POST sign``               ``{"csr": PEM, "issuer": …, "profile": …, "name": …}``: the
+                           certificate (PEM, 201), filed as good (:mod:`responder.issue`)
 ``GET  requests``          the last requests, decoded
 ``GET  live?after=ID``     the page's feed (:func:`responder.live.feed`): lesson, state,
                            the requests after ``ID`` as stories, judged
@@ -35,6 +37,7 @@ from __future__ import annotations
 from pathlib import Path
 from typing import Any
 
+from cryptography.hazmat.primitives.serialization import Encoding
 from flask import (
     Blueprint,
     Response,
@@ -46,10 +49,12 @@ from flask import (
     request,
 )
 
+from pki.csr import SignProfile
 from pki.spec import REASONS
-from responder.app import ADMIN_PREFIX, lab_responder
+from responder.app import ADMIN_PREFIX, LabResponder, lab_responder
 from responder.config import Faults
 from responder.fault_table import FaultValueError, faults_from_json, faults_to_json
+from responder.issue import issue_from_csr
 from responder.live import SLOTS, event_frames, feed, state_document
 from responder.logs import admin_action
 from responder.state import StateError
@@ -182,14 +187,64 @@ def _done(result: dict[str, Any]) -> Response:
     return redirect(f"{ADMIN_PREFIX}/", code=303)  # type: ignore[return-value]
 
 
+@admin_blueprint.post("/sign")
+def sign() -> Response:
+    """``{"csr": PEM, "issuer": …, "profile": …, "name": …}`` → the certificate, PEM.
+
+    A JSON body only: the admin guard's CSRF rule then holds without a form
+    (a cross-site page cannot send JSON without a CORS preflight).
+    """
+    responder = lab_responder()
+    if not request.is_json:
+        abort(415, 'expected a JSON body {"csr": "-----BEGIN CERTIFICATE REQUEST-----…"}')
+    args = _arguments()
+    csr = args.get("csr")
+    issuer = args.get("issuer", "intermediate")
+    profile = args.get("profile", SignProfile.SERVER.value)
+    name = args.get("name")
+    if not isinstance(csr, str) or not csr.strip():
+        abort(400, "csr: expected the CSR as PEM text")
+    if not isinstance(issuer, str):
+        abort(400, f"issuer: expected the name of a lab CA, found {issuer!r}")
+    if profile not in {p.value for p in SignProfile}:
+        abort(400, f"profile: expected one of {', '.join(SignProfile)}, found {profile!r}")
+    if name is not None and not isinstance(name, str):
+        abort(400, f"name: expected a string, found {name!r}")
+    try:
+        signed, record = issue_from_csr(
+            responder.pki,
+            responder.state,
+            csr.encode(),
+            issuer=issuer,
+            profile=SignProfile(profile),
+            now=responder.clock(),
+            name=name,
+        )
+    except StateError as exc:
+        abort(400, str(exc))
+    admin_action("sign", request.remote_addr, name=record.name, status=record.status.value)
+    pem = signed.certificate.public_bytes(Encoding.PEM)
+    answer = Response(pem, status=201, content_type="application/x-pem-file")
+    answer.headers["X-Ocsp-Lab-Name"] = record.name or ""
+    return answer
+
+
+def _known(responder: LabResponder, name: object) -> bool:
+    """A lab certificate's name, or one a CSR was signed as (in the live state)."""
+    if not isinstance(name, str):
+        return False
+    return name in responder.pki or responder.state.database.by_name(name) is not None
+
+
 @admin_blueprint.post("/<action>")
 def change(action: str) -> Response:
     """revoke / hold / release / forget a certificate by name."""
     responder = lab_responder()
     args = _arguments()
     name = args.get("name")
-    if not isinstance(name, str) or name not in responder.pki:
+    if not _known(responder, name):
         abort(400, f"name: expected the name of a lab certificate, found {name!r}")
+    assert isinstance(name, str)
     now = responder.clock()
     try:
         if action == "revoke":

@@ -61,6 +61,7 @@ from responder.protocol import (
     error_reply,
     error_response,
 )
+from responder.replay import ReplaySource
 from responder.requestlog import RequestLog, RequestLogEntry, kept_bytes
 from responder.source import DatabaseSource, Source
 from responder.state import ResponderState
@@ -119,7 +120,7 @@ class LabResponder:
     state: ResponderState
     database_source: DatabaseSource
     cache: CachingSource
-    source: Source  # the full stack: faults(cache(database))
+    source: Source  # the full stack: faults(cache(database)), or faults(replay)
     clock: Clock
     requests: RequestLog
     guard: AdminGuard = field(default_factory=AdminGuard)
@@ -222,7 +223,17 @@ def create_app(
     )
     database_source = DatabaseSource(pki, state.database, config, clock)
     cache = CachingSource(database_source, generation=state.generation, clock=clock)
-    source = FaultSource(cache, faults=lambda: state.faults, clock=clock)
+    source: Source
+    if config.replay is not None:
+        # SCENARIOS.md replay: the captured bytes for every request; transport faults only.
+        source = FaultSource(
+            ReplaySource(config.replay),
+            faults=lambda: state.faults,
+            clock=clock,
+            transport_only=True,
+        )
+    else:
+        source = FaultSource(cache, faults=lambda: state.faults, clock=clock)
     responder = LabResponder(
         pki=pki,
         config=config,

@@ -17,6 +17,7 @@ from functools import cached_property
 from cryptography.x509.ocsp import OCSPResponseStatus
 
 __all__ = [
+    "TRANSPORT_FAULTS",
     "BodyFault",
     "CertIdFault",
     "CertsIncluded",
@@ -106,6 +107,10 @@ class Faults:
         return self != Faults()
 
 
+#: The :class:`Faults` fields that bend only the HTTP exchange: all that applies to a replay.
+TRANSPORT_FAULTS = ("down", "delay", "http_status", "content_type")
+
+
 @dataclass(frozen=True)
 class ResponderConfig:
     """``[responder]``: who signs, what goes in the answer."""
@@ -117,3 +122,6 @@ class ResponderConfig:
     next_update: dt.timedelta | None = dt.timedelta(days=1)  # None: omit nextUpdate
     not_found: NotFound = NotFound.UNKNOWN
     faults: Faults = Faults()
+    #: ``replay``: a captured OCSPResponse (DER) served for every request, byte for byte
+    #: (:mod:`responder.replay`); only the transport faults apply. None: answer from the database.
+    replay: bytes | None = None

@@ -25,6 +25,7 @@ from typing import Any, NoReturn
 from cryptography.x509.ocsp import OCSPResponseStatus
 
 from responder.config import (
+    TRANSPORT_FAULTS,
     BodyFault,
     CertIdFault,
     Faults,
@@ -50,6 +51,7 @@ __all__ = [
     "FaultKey",
     "FaultKind",
     "FaultValueError",
+    "beyond_transport",
     "describe_faults",
     "fault_key",
     "faults_from_json",
@@ -257,6 +259,16 @@ def _active(faults: Faults) -> list[tuple[FaultKey, object]]:
 def faults_to_json(faults: Faults) -> dict[str, object]:
     """Only the active faults, with the scenario file's keys and values."""
     return {row.key: row.write(value) for row, value in _active(faults)}
+
+
+def beyond_transport(faults: Faults) -> list[str]:
+    """The keys of the active faults that are not transport faults (what a replay cannot do).
+
+    :data:`responder.config.TRANSPORT_FAULTS` bend only the HTTP exchange; every
+    other fault rewrites, re-signs or spoils the answer, which a replay
+    (:mod:`responder.replay`) serves unchanged.
+    """
+    return [row.key for row, _ in _active(faults) if row.field not in TRANSPORT_FAULTS]
 
 
 def describe_faults(faults: Faults) -> list[str]:

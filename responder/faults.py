@@ -68,10 +68,19 @@ _DEFAULT_VALIDITY = dt.timedelta(days=1)
 class FaultSource:
     """Wraps a :class:`Source` and applies the current :class:`Faults` to its replies."""
 
-    def __init__(self, inner: Source, *, faults: Callable[[], Faults], clock: Clock) -> None:
+    def __init__(
+        self,
+        inner: Source,
+        *,
+        faults: Callable[[], Faults],
+        clock: Clock,
+        transport_only: bool = False,
+    ) -> None:
         self.inner = inner
         self._faults = faults
         self._clock = clock
+        # Replay (responder.replay): the captured bytes go out unchanged; only HTTP bends.
+        self._transport_only = transport_only
 
     def respond(self, der: bytes) -> Reply:
         """The inner reply, bent by every active fault (in wire order: content, bytes, HTTP)."""
@@ -85,13 +94,16 @@ class FaultSource:
         if faults.http_status is not None:
             # "that HTTP status, no OCSP body"
             return Reply(body=b"", http_status=faults.http_status, content_type="text/plain")
-        if faults.status is not None:
+        if self._transport_only:
+            reply = self.inner.respond(der)
+        elif faults.status is not None:
             reply = error_response(faults.status)
         else:
             if faults.raw_nonce is RawNonceFault.REFUSE:
                 _refuse_raw_nonce(der)
             reply = self._content(self.inner.respond(der), faults)
-        reply = self._bytes(reply, faults)
+        if not self._transport_only:
+            reply = self._bytes(reply, faults)
         if faults.content_type is not None:
             reply = replace(reply, content_type=faults.content_type)
         return reply

@@ -118,6 +118,20 @@ class ResponderState:
 
         return self._changed(self._wrap(lambda: forget(database)))
 
+    def add_signed(self, record: Record, der: bytes, at: dt.datetime) -> Record:
+        """File a certificate signed from a CSR (status good); a taken name is a StateError.
+
+        With a directory the record and the DER are committed together
+        (:meth:`LiveDatabase.add_signed`); in memory only the record is kept.
+        """
+        if self._live is not None:
+            return self._changed(self._live.add_signed(record, der, at))
+        database = self._memory()
+        if record.name is not None and database.by_name(record.name) is not None:
+            raise StateError(f"certificate name {record.name!r} is taken already")
+        database.put(record)
+        return self._changed(record)
+
     def set_faults(self, faults: Faults) -> None:
         """Replace the active faults (``Faults()`` clears them)."""
         if self._live is not None:

@@ -74,6 +74,14 @@ CREATE TABLE IF NOT EXISTS records (
     PRIMARY KEY (ca, serial)
 ) WITHOUT ROWID;
 CREATE INDEX IF NOT EXISTS records_by_name ON records (name) WHERE name IS NOT NULL;
+CREATE TABLE IF NOT EXISTS signed (  -- certificates signed from a CSR (pki sign, POST /sign)
+    ca TEXT NOT NULL,
+    serial TEXT NOT NULL,
+    name TEXT NOT NULL UNIQUE,
+    der BLOB NOT NULL,
+    signed_at TEXT NOT NULL,
+    PRIMARY KEY (ca, serial)
+) WITHOUT ROWID;
 CREATE TABLE IF NOT EXISTS requests (
     id INTEGER PRIMARY KEY,
     entry TEXT NOT NULL              -- the entry's JSON (RequestLogEntry.to_json)
@@ -249,6 +257,7 @@ class LiveStore:
                         "the state was made for another scenario (or an edited one): started fresh"
                     )
                 cursor.execute("DELETE FROM records")
+                cursor.execute("DELETE FROM signed")
                 cursor.execute("DELETE FROM requests")
                 cursor.executemany(
                     f"INSERT INTO records ({_COLUMNS}) VALUES (?, ?, ?, ?, ?, ?, ?, ?)",
@@ -483,6 +492,38 @@ class LiveDatabase:
     def forget(self, name: str) -> Record:
         """Drop ``name``'s record: answered as a certificate never issued."""
         return self._update(name, lambda record: None)
+
+    def add_signed(self, record: Record, der: bytes, at: dt.datetime) -> Record:
+        """File a certificate signed from a CSR: its record (good) and its DER, in one commit.
+
+        ``record.name`` names it for the admin API (revoke, hold …); a name or a
+        serial the database has already is a :class:`StateError`, nothing changed.
+        """
+        if record.name is None:
+            raise StateError("a signed certificate needs a name")
+        with self._store.change() as cursor:
+            taken = cursor.execute(
+                "SELECT name FROM records WHERE name = ? OR (ca = ? AND serial = ?)",
+                (record.name, record.ca, _serial_key(record.serial)),
+            ).fetchall()
+            if taken:
+                raise StateError(
+                    f"certificate name {record.name!r} (or serial {record.serial:X} of "
+                    f"{record.ca!r}) is taken already: expected a new one"
+                )
+            cursor.execute(
+                f"INSERT INTO records ({_COLUMNS}) VALUES (?, ?, ?, ?, ?, ?, ?, ?)", _row(record)
+            )
+            cursor.execute(
+                "INSERT INTO signed (ca, serial, name, der, signed_at) VALUES (?, ?, ?, ?, ?)",
+                (record.ca, _serial_key(record.serial), record.name, der, at.isoformat()),
+            )
+        return record
+
+    def signed(self) -> list[tuple[str, bytes]]:
+        """The certificates signed from CSRs: (name, DER), oldest first."""
+        rows = self._store.query("SELECT name, der FROM signed ORDER BY signed_at, name")
+        return [(str(name), bytes(der)) for name, der in rows]
 
     def set_faults_json(self, faults_json: dict[str, Any]) -> None:
         with self._store.change() as cursor:

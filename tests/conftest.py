@@ -11,6 +11,21 @@ import pytest
 from pki import PKI, build_pki
 
 
+def require_program(name: str) -> str:
+    """The path of the outside program ``name`` (a peer a test needs).
+
+    Missing: the test fails under CI (``CI`` set: ``.ci/run`` installs it with
+    apt-get), and is skipped with the reason elsewhere.
+    """
+    path = shutil.which(name)
+    if path is None:
+        message = f"{name} is not installed (.ci/run installs it with apt-get)"
+        if os.environ.get("CI"):
+            pytest.fail(message)
+        pytest.skip(message)
+    return path
+
+
 @pytest.fixture(scope="session")
 def default_pki() -> PKI:
     """The six default certificates at the fixed epoch (never mutate it)."""
@@ -38,18 +53,3 @@ def _private_lab_secret(tmp_path_factory: pytest.TempPathFactory) -> Iterator[No
             os.environ.pop(key, None)
         else:
             os.environ[key] = value
-
-
-def require_program(name: str) -> str:
-    """The path of the outside program ``name``; skip the test without it, fail under CI.
-
-    CI (the ``CI`` environment variable) installs every program the tests use
-    (``.ci/run``): there a missing one is a broken set-up, not a reason to skip.
-    """
-    path = shutil.which(name)
-    if path is None:
-        message = f"{name} is not installed (Debian: see .ci/run for the package)"
-        if os.environ.get("CI"):
-            pytest.fail(message)
-        pytest.skip(message)
-    return path

@@ -22,6 +22,7 @@ from tests.ocsp_forge import NOW, Single, forge
 
 AT = NOW.strftime("%Y-%m-%dT%H:%M:%SZ")
 NONCE = b"\x07" * 32
+REFUSED_REVOKED = "verdict refused (row 'revoked', Common Criteria ON"
 
 
 @pytest.fixture(scope="module")
@@ -136,7 +137,7 @@ def test_inspect_reads_der_pem_base64(
         files, f"@{name}", "--issuer", "@intermediate.pem", "--cert", "@server.pem", "--at", AT
     )
     out = capsys.readouterr().out
-    assert code == 0
+    assert code == 1  # revoked: refused, as check would
     assert "responseStatus  successful" in out
     assert "SingleResponse 1" in out and "revoked (keyCompromise" in out
     assert "certificate 1" in out and "id-pkix-ocsp-nocheck yes" in out
@@ -147,7 +148,7 @@ def test_inspect_with_request_checks_nonce(files: Path, capsys: pytest.CaptureFi
     code = inspect(
         files, "@resp.der", "--request", "@req.der", "--issuer", "@intermediate.pem", "--at", AT
     )
-    assert code == 0
+    assert code == 1  # revoked: refused, as check would
     assert "echoed" in capsys.readouterr().out
     code = inspect(
         files,
@@ -240,7 +241,7 @@ def test_inspect_reads_the_body_of_an_http_response(
 ) -> None:
     code = inspect(files, "@http-ok.txt", "--issuer", "@intermediate.pem", "--at", AT)
     out = capsys.readouterr().out
-    assert code == 0
+    assert code == 1  # revoked: refused, as check would
     assert "HTTP message    HTTP/1.1 200 OK" in out
     assert "Content-Type    application/ocsp-response" in out
     assert "status      revoked" in out and "transport" not in out
@@ -251,7 +252,7 @@ def test_inspect_warns_of_a_wrong_content_type_and_goes_on(
 ) -> None:
     code = inspect(files, "@http-wrong-type.txt", "--issuer", "@intermediate.pem", "--at", AT)
     out = capsys.readouterr().out
-    assert code == 0
+    assert code == 1  # revoked: refused, as check would
     assert "Content-Type    text/plain" in out
     assert "transport   warn content type not application/ocsp-response" in out
     assert "status      revoked" in out
@@ -285,7 +286,8 @@ def test_inspect_reads_a_request_in_any_form(
         files, "@resp.der", "--request", f"@{name}", "--issuer", "@intermediate.pem", "--at", AT
     )
     out = capsys.readouterr().out
-    assert code == 0, out
+    assert code == 1, out
+    assert REFUSED_REVOKED in out
     assert "echoed" in out
     assert ("HTTP message    " in out) is name.startswith("http-")
 
@@ -333,8 +335,9 @@ def test_inspect_end_to_end_subprocess(files: Path) -> None:
         text=True,
         timeout=60,
     )
-    assert proc.returncode == 0, proc.stderr
+    assert proc.returncode == 1, proc.stderr
     assert "status      revoked" in proc.stdout
+    assert REFUSED_REVOKED in proc.stdout
 
 
 @settings(max_examples=300, deadline=None)

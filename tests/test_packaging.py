@@ -87,7 +87,9 @@ def test_the_wheel_carries_the_catalog_under_the_fixed_top_level_names(
     assert tops == {"lab", "pki", "responder"}
     catalog = {n.removeprefix("lab/catalog/") for n in names if n.startswith("lab/catalog/")}
     in_checkout = {
-        p.relative_to(ROOT / "scenarios").as_posix() for p in (ROOT / "scenarios").rglob("*.toml")
+        p.relative_to(ROOT / "scenarios").as_posix()
+        for pattern in ("*.toml", "*.der")  # a scenario and the captures its replay serves
+        for p in (ROOT / "scenarios").rglob(pattern)
     }
     assert in_checkout and in_checkout | {"README.md"} == catalog
     assert "responder/templates/status.html" in names

@@ -3,7 +3,8 @@
 Ours, ``openssl ocsp``, a customer's. One line per step with what was found,
 then status, reason, trusted_by, error code and verdict, in the scenario
 format's words (``revoked``, ``keyCompromise``, ``dtm``,
-``signer-not-authorized``, …); ``--json`` for machines. Exit 0 allowed, 1
+``signer-not-authorized``, …); ``--json`` for machines. ``--save DIR`` keeps
+every exchange (:mod:`lab.saved`) for ``inspect DIR``. Exit 0 allowed, 1
 refused, 2 bad usage or an unreadable input.
 """
 
@@ -12,25 +13,24 @@ from __future__ import annotations
 import argparse
 import datetime as dt
 import json
+from pathlib import Path
 from typing import Any
 
 from lab.chain_check import ChainResult, CheckOptions, check_chain
 from lab.commands.certfiles import read_certificate, read_certificates
+from lab.commands.judging import (
+    add_judging_arguments,
+    duration,
+    exit_code,
+    policy_of,
+    validation_of,
+)
 from lab.errors import UsageError
 from lab.evidence import Evidence
-from lab.policy import Policy
+from lab.saved import Recorder, SavedCheck, exchanges_of, save
 from lab.settings import CheckScope, HttpMethod, UriSource
-from lab.timespec import TimeSpecError, parse_duration
-from lab.validator import ValidationOptions
 
 __all__ = ["format_evidence", "register", "run"]
-
-
-def _duration(text: str) -> dt.timedelta:
-    try:
-        return parse_duration(text)
-    except TimeSpecError as exc:
-        raise argparse.ArgumentTypeError(str(exc)) from None
 
 
 def format_evidence(evidence: Evidence, indent: str = "  ") -> list[str]:
@@ -74,9 +74,8 @@ def run(args: argparse.Namespace) -> int:
     issuer = read_certificate(args.issuer)
     trust = [c for path in args.trust for c in read_certificates(path)]
     chain = [c for path in args.chain for c in read_certificates(path)]
-    soft_fail = None if args.soft_fail is None else args.soft_fail
     options = CheckOptions(
-        policy=Policy(common_criteria=args.cc == "on", soft_fail=soft_fail),
+        policy=policy_of(args),
         uri=UriSource.CONFIGURED if args.url else UriSource.CERTIFICATE,
         configured_uri=args.url,
         check=CheckScope.CHAIN if chain else CheckScope.LEAF,
@@ -84,26 +83,32 @@ def run(args: argparse.Namespace) -> int:
         method=HttpMethod(args.method),
         nonce=not args.no_nonce,
         timeout=args.timeout.total_seconds(),
-        validation=ValidationOptions(require_nonce=args.require_nonce),
+        validation=validation_of(args),
     )
     if args.no_nonce and args.require_nonce:
         raise UsageError("--require-nonce cannot be combined with --no-nonce")
     presented = [leaf, issuer, *chain] if chain else [leaf]
+    recorder = Recorder()
+    now = dt.datetime.now(dt.UTC)
     try:
         result = check_chain(
             presented,
             options=options,
-            now=dt.datetime.now(dt.UTC),
+            now=now,
             trust=trust,
             issuer=issuer,
+            fetcher=recorder,
         )
     except ValueError as exc:
         raise UsageError(str(exc)) from None
+    if args.save:
+        exchanges = exchanges_of(recorder.exchanges, [*presented, issuer, *trust])
+        save(Path(args.save), SavedCheck(now, exchanges, tuple(trust)))
     if args.json:
         print(json.dumps(result.to_json(), indent=2))
     else:
         _print(result)
-    return 0 if result.verdict.allowed else 1
+    return exit_code(result.verdict)
 
 
 def register(commands: Any) -> None:
@@ -133,26 +138,18 @@ def register(commands: Any) -> None:
         help="more of the presented chain above the issuer; also checks --issuer and these "
         "when they have a URI (repeatable)",
     )
-    parser.add_argument(
-        "--cc", choices=("on", "off"), default="on", help="Common Criteria mode (default on)"
-    )
-    fail = parser.add_mutually_exclusive_group()
-    fail.add_argument(
-        "--soft-fail",
-        dest="soft_fail",
-        action="store_const",
-        const=True,
-        help="allow when no trustworthy answer comes (default: when --cc off)",
-    )
-    fail.add_argument("--hard-fail", dest="soft_fail", action="store_const", const=False)
+    add_judging_arguments(parser)
     parser.add_argument("--hash", choices=("sha1", "sha256"), default="sha1", help="CertID hash")
     parser.add_argument("--method", choices=("post", "get"), default="post")
     parser.add_argument("--no-nonce", action="store_true", help="send no nonce")
     parser.add_argument(
-        "--require-nonce", action="store_true", help="refuse an answer without the nonce"
+        "--timeout", type=duration, default=dt.timedelta(seconds=5), help="e.g. 5s, 500ms"
     )
     parser.add_argument(
-        "--timeout", type=_duration, default=dt.timedelta(seconds=5), help="e.g. 5s, 500ms"
+        "--save",
+        metavar="DIR",
+        help="keep what was exchanged in DIR (requests, responses, HTTP status and headers, "
+        "the certificates asked about): ocsp-lab inspect DIR reads it back",
     )
     parser.add_argument("--json", action="store_true", help="machine-readable output")
-    parser.set_defaults(handler=run, soft_fail=None)
+    parser.set_defaults(handler=run)

@@ -34,6 +34,13 @@ __all__ = ["register", "run", "scenario_path", "story"]
 def _responder_lines(
     lab: ScenarioLab, config: ResponderConfig, settings: ClientSettings
 ) -> Iterator[str]:
+    if config.replay is not None:
+        # responder.replay: nothing below is signed or looked up while replaying.
+        yield (
+            f"replays a captured response ({len(config.replay)} bytes, responseStatus "
+            f"{_replay_status(config.replay)}) for every request, byte for byte: nothing is "
+            "signed, the settings below do not change it"
+        )
     signers = lab.responder.database_source.signers.assignments()
     for ca, signer in signers.items():
         who = "the CA itself" if signer == ca else signer
@@ -51,6 +58,13 @@ def _responder_lines(
     )
     faults = describe_faults(config.faults)
     yield "misbehaviour: " + ("; ".join(faults) if faults else "none, it behaves")
+
+
+def _replay_status(body: bytes) -> str:
+    from responder.protocol import status_name
+    from responder.replay import replay_status
+
+    return status_name(replay_status(body))
 
 
 def _self_vouching_lines(

@@ -200,3 +200,6 @@ def register(commands: Any) -> None:
     )
     add_secret_option(build)
     build.set_defaults(handler=run)
+    from lab.commands.pki_sign import add_sign
+
+    add_sign(actions)

@@ -4,6 +4,8 @@ The PKI goes to ``--out`` (as ``pki build`` writes it) with its AIA OCSP URL
 pointing at this responder. Live changes (admin API) are persisted in the
 same directory (``state.sqlite3``, shared by every worker) and survive a
 restart; pass ``--fresh`` to start again from the scenario's ``[database]``.
+``--replay RESPONSE`` answers every request with exactly that captured
+response (:mod:`responder.replay`), as a scenario's ``replay`` does.
 SIGTERM and Ctrl-C stop it gracefully.
 
 The worker is gunicorn's asyncio one (``--worker asgi``, the default) over
@@ -31,7 +33,7 @@ from lab.errors import UsageError
 from responder.logs import LOG_FORMATS
 from responder.logs import configure as configure_logs
 
-__all__ = ["register", "run"]
+__all__ = ["register", "responder_config", "run"]
 
 
 def _served(path: str | None) -> tuple[Any, Any, Any]:
@@ -50,6 +52,33 @@ def _served(path: str | None) -> tuple[Any, Any, Any]:
 
     scenario = load_scenario(Path(path))
     return scenario.responder, Lesson(scenario.title, scenario.about or ""), scenario.client
+
+
+def responder_config(path: str | None, replay: str | None) -> Any:
+    """The scenario's ``[responder]``; ``--replay FILE`` serves that capture instead."""
+    from dataclasses import replace
+
+    from lab.capture import CaptureKind
+    from lab.commands.certfiles import capture_der, read_capture
+    from responder.config import TRANSPORT_FAULTS
+    from responder.fault_table import beyond_transport
+
+    config = _served(path)[0]
+    if replay is None:
+        return config
+    capture = read_capture(replay)
+    if capture.http is not None:
+        raise UsageError(
+            f"{replay}: {capture.describe()}, expected an OCSP response as DER, PEM or base64 "
+            "(its HTTP status and Content-Type are the faults http_status and content_type)"
+        )
+    content = beyond_transport(config.faults)
+    if content:
+        raise UsageError(
+            f"--replay {replay}: the scenario's faults {', '.join(content)} cannot apply to a "
+            f"replay (only {', '.join(TRANSPORT_FAULTS)}: the captured bytes go out unchanged)"
+        )
+    return replace(config, replay=capture_der(capture, replay, CaptureKind.OCSP_RESPONSE))
 
 
 def gunicorn_application(app: Any, options: dict[str, Any]) -> Any:
@@ -111,6 +140,7 @@ def run(args: argparse.Namespace) -> int:
         args.scenario, out=out, secret_file=args.secret_file, base_url=base_url, t0=args.t0, now=now
     )
     config, lesson, client = _served(args.scenario)
+    config = responder_config(args.scenario, args.replay) if args.replay else config
     try:
         write_pki(lab_pki, database, out, now=now, secret=secret)
         _remove_interrupted_writes(out)
@@ -238,6 +268,10 @@ def register(commands: Any) -> None:
     serve.add_argument("--base-url", help="the AIA OCSP URL (default: http://HOST:PORT/)")
     serve.add_argument("--t0", type=parse_t0, help="start of the validity windows")
     serve.add_argument("--fresh", action="store_true", help="forget the state of the last run")
+    serve.add_argument(
+        "--replay", metavar="RESPONSE",
+        help="answer every request with exactly this captured response (DER, PEM or base64)",
+    )  # fmt: skip
     serve.add_argument("--quiet", action="store_true", help="no log line per request")
     add_secret_option(serve)
     serve.add_argument(
