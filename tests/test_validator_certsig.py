@@ -326,3 +326,68 @@ def test_issued_by_agrees_with_openssl_verify(
         printed = _openssl_verify(tmp_path, h.ca, broken)
         assert "certificate signature failure" in printed, printed
         assert not issued_by(broken, h.ca).verified
+
+
+# ---- what issued_by says, exactly (each field is evidence: the DTM refusal quotes it) ----
+
+
+def test_issued_by_answers_every_way_exactly(
+    algorithms: dict[str, Algorithm], rsa_key: rsa.RSAPrivateKey
+) -> None:
+    from lab.validator.certsig import CertSignature
+
+    ecdsa, ed, pss = algorithms["ecdsa-sha1"], algorithms["ed448"], algorithms["rsa-pss-sha256"]
+    pkcs1 = Algorithm(rsa_key, hashes.SHA384(), padding.PKCS1v15())
+    ca = _ca("ca", "ca", ecdsa.key.public_key(), ecdsa, 1)
+    assert issued_by(ca, ca) == CertSignature(True, "ecdsa", "sha1")
+    assert issued_by(ca, ca).sha1
+    rsa_ca = _ca("rsa", "rsa", rsa_key.public_key(), pkcs1, 2)
+    assert issued_by(rsa_ca, rsa_ca) == CertSignature(True, "rsassa_pkcs1v15", "sha384")
+    assert not issued_by(rsa_ca, rsa_ca).sha1
+    pss_ca = _ca("pss", "pss", rsa_key.public_key(), pss, 3)
+    assert issued_by(pss_ca, pss_ca) == CertSignature(True, "rsassa_pss", "sha256")
+    ed_ca = _ca("ed", "ed", ed.key.public_key(), ed, 4)
+    assert issued_by(ed_ca, ed_ca) == CertSignature(True, "ed448", None)
+    other = _ca("other", "other", ecdsa.key.public_key(), ecdsa, 5)
+    assert issued_by(ca, other) == CertSignature(
+        False, why="another issuer name", issuer_name_matches=False
+    )
+    # The right name, another key: each algorithm says it does not verify.
+    for cert, impostor_key in (
+        (ca, ec.generate_private_key(ec.SECP384R1())),
+        (rsa_ca, rsa.generate_private_key(public_exponent=65537, key_size=2048)),
+        (pss_ca, rsa.generate_private_key(public_exponent=65537, key_size=2048)),
+        (ed_ca, ed448.Ed448PrivateKey.generate()),
+    ):
+        name = cert.subject.rfc4514_string().removeprefix("CN=")
+        is_rsa = isinstance(impostor_key, rsa.RSAPrivateKey)
+        is_ed = isinstance(impostor_key, ed448.Ed448PrivateKey)
+        signer = Algorithm(
+            impostor_key, None if is_ed else hashes.SHA256(), padding.PKCS1v15() if is_rsa else None
+        )
+        impostor = _ca(name, name, impostor_key.public_key(), signer, 9)
+        told = issued_by(cert, impostor)
+        assert told == CertSignature(
+            False, told.algorithm, told.hash, "the signature does not verify"
+        ), told
+        assert told.algorithm == issued_by(cert, cert).algorithm
+        assert told.hash == issued_by(cert, cert).hash
+    # A signature that cannot come from the issuer's kind of key.
+    ed_named_ca = _ca("ca", "ca", ed.key.public_key(), ed, 6)
+    told = issued_by(ca, ed_named_ca)
+    assert (told.verified, told.algorithm, told.hash) == (False, "ecdsa", "sha1")
+    assert told.why.startswith("a ecdsa signature cannot come from a ") and told.issuer_name_matches
+    ec_named_ed = _ca("ed", "ed", ecdsa.key.public_key(), ecdsa, 7)
+    told = issued_by(ed_ca, ec_named_ed)
+    assert (told.verified, told.algorithm, told.hash) == (False, "ed448", None)
+    assert told.why.startswith("a ed448 signature cannot come from a ")
+
+
+def test_issued_by_refuses_md5_saying_so(rsa_key: rsa.RSAPrivateKey) -> None:
+    from lab.validator.certsig import CertSignature
+
+    md5 = Algorithm(rsa_key, hashes.MD5(), padding.PKCS1v15())
+    cert = _ca("md5", "md5", rsa_key.public_key(), md5, 1)
+    assert issued_by(cert, cert) == CertSignature(
+        False, "rsassa_pkcs1v15", "md5", "md5 is refused (RFC 6151)"
+    )
