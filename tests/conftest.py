@@ -11,6 +11,21 @@ import pytest
 from pki import PKI, build_pki
 
 
+def require_program(name: str) -> str:
+    """The path of outside program ``name`` (a peer a test needs).
+
+    Missing: the test fails under CI (``CI`` set: ``.ci/run`` installs it), and
+    is skipped with the reason elsewhere.
+    """
+    path = shutil.which(name)
+    if path is None:
+        message = f"{name} is not installed (.ci/run installs it with apt-get)"
+        if os.environ.get("CI"):
+            pytest.fail(message)
+        pytest.skip(message)
+    return path
+
+
 @pytest.fixture(scope="session")
 def default_pki() -> PKI:
     """The six default certificates at the fixed epoch (never mutate it)."""
