@@ -27,7 +27,7 @@ import tomllib
 import urllib.parse
 from collections.abc import Callable, Collection, Iterable, Mapping, Sequence
 from contextvars import ContextVar
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from enum import Enum, StrEnum
 from pathlib import Path
 from typing import Any, ClassVar, Generic, NoReturn, TypeAlias, TypeVar
@@ -245,7 +245,7 @@ class Scenario:
     client: ClientSettings
     expects: tuple[Expect, ...]
     steps: tuple[Step, ...]
-    tls: EndpointSettings = EndpointSettings()
+    tls: EndpointSettings = field(default_factory=EndpointSettings)
 
 
 # --------------------------------------------------------------------------
