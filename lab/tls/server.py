@@ -11,7 +11,8 @@ its own thread with bounded waits, so a client that sends nothing or leaves
 mid-handshake never holds the others.
 
 With ``check_client`` the endpoint asks for a client certificate (mutual
-TLS) and decides it during the handshake (:mod:`lab.tls.peer_check`).
+TLS) and decides it during the handshake (:mod:`lab.tls.peer_check`);
+``on_connection`` hears of each record on the thread that served it.
 After the handshake it writes one greeting line, then reads until the peer
 closes or is idle for ``idle_timeout``.
 """
@@ -59,6 +60,7 @@ class TlsEndpoint:
         port: int = 0,
         staple: StapleSource | None = None,
         check_client: PeerDecision | None = None,
+        on_connection: Callable[[ConnectionRecord], None] | None = None,
         handshake_timeout: float = 5.0,
         idle_timeout: float = 2.0,
     ) -> None:
@@ -67,6 +69,8 @@ class TlsEndpoint:
         self._chain = tuple(chain)
         self._staple = staple
         self._check_client = check_client
+        # Called with each record on the connection's own thread (where check_client ran).
+        self._on_connection = on_connection
         self.handshake_timeout = handshake_timeout
         self.idle_timeout = idle_timeout
         self._listener = socket.create_server((host, port), backlog=64)
@@ -185,6 +189,8 @@ class TlsEndpoint:
             )
         finally:
             sock.close()
+        if self._on_connection is not None:
+            self._on_connection(record)
         with self._changed:
             self._records.append(record)
             self._changed.notify_all()
