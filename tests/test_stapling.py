@@ -183,3 +183,18 @@ def test_direct_run_staples_as_the_endpoint_would(tmp_path: Path) -> None:
         assert evidence is not None
         steps = [s.name for s in evidence.steps]
         assert steps[0] == "staple" and "uri" not in steps
+
+
+def test_explain_tells_of_the_staple_and_the_must_staple_rule(
+    capsys: pytest.CaptureFixture[str],
+) -> None:
+    from lab.catalog_index import CATALOG
+    from lab.cli import main
+
+    assert main(["explain", str(CATALOG / "stapling" / "staple-outlives-responder.toml")]) == 0
+    out = capsys.readouterr().out
+    assert "The TLS endpoint staples the responder's answer" in out
+    assert "a must-staple certificate without a staple → refused in both modes" in out
+    assert main(["explain", str(CATALOG / "basics" / "good.toml")]) == 0
+    plain = capsys.readouterr().out
+    assert "staples" not in plain and "must-staple" not in plain
