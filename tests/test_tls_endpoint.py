@@ -91,7 +91,7 @@ def test_a_client_that_asks_no_staple_gets_none(endpoint: TlsEndpoint) -> None:
 
 @pytest.mark.parametrize(
     "alert",
-    [Alert.CERTIFICATE_REVOKED, Alert.BAD_CERTIFICATE, Alert.CERTIFICATE_UNKNOWN],
+    [Alert.CERTIFICATE_REVOKED, Alert.BAD_CERTIFICATE, Alert.CERTIFICATE_UNKNOWN, Alert.UNKNOWN_CA],
     ids=lambda a: a.rfc_name,
 )
 def test_a_client_refusal_is_the_alert_it_chose_at_both_ends(

@@ -6,8 +6,10 @@ responder of the certificate's AIA, or judging the staple per ``--stapling``
 — then completes the handshake or aborts it with the alert the verdict calls
 for (:mod:`lab.tls.refusal`: 44 revoked, 46 unknown / no answer, 42
 otherwise). It prints how the connection ended, the evidence and the
-verdict; ``--json`` for machines. Exit 0 allowed, 1 refused (by us or by
-the server), 2 bad usage or nothing to connect to.
+verdict; ``--json`` for machines. ``--cert`` / ``--key`` present a client
+certificate (mutual TLS): a server that refuses it is seen as its alert.
+Exit 0 allowed, 1 refused (by us or by the server), 2 bad usage or nothing
+to connect to.
 """
 
 from __future__ import annotations
@@ -21,7 +23,7 @@ from typing import Any
 from cryptography import x509
 
 from lab.chain_check import ChainResult, CheckOptions, check_chain
-from lab.commands.certfiles import read_certificates
+from lab.commands.certfiles import read_certificate, read_certificates, read_private_key
 from lab.commands.check import print_chain_result
 from lab.errors import UsageError
 from lab.policy import Policy
@@ -107,12 +109,20 @@ def run(args: argparse.Namespace) -> int:
         validation=ValidationOptions(require_nonce=args.require_nonce),
         stapling=stapling,
     )
+    if (args.cert is None) != (args.key is None):
+        raise UsageError("--cert and --key go together (a client certificate and its key)")
+    client_cert = None if args.cert is None else read_certificate(args.cert)
+    client_key = None if args.key is None else read_private_key(args.key)
+    client_chain = [c for path in args.chain for c in read_certificates(path)]
     decision = _Decision(options, trust)
     try:
         connection = tls_connect(
             host,
             port,
             decide=decision,
+            certificate=client_cert,
+            private_key=client_key,
+            chain=client_chain,
             server_name=None if _is_ip(host) else host,
             # A TLS 1.2 staple comes after the certificate is verified (lab.tls.peer_check).
             tls13_only=stapling is not Stapling.IGNORE,
@@ -168,6 +178,13 @@ def register(commands: Any) -> None:
         default=[],
         metavar="FILE",
         help="trust store certificates: CAs, and designated OCSP signers for TRP (repeatable)",
+    )
+    parser.add_argument(
+        "--cert", metavar="FILE", help="present this client certificate (mutual TLS)"
+    )
+    parser.add_argument("--key", metavar="FILE", help="the client certificate's private key")
+    parser.add_argument(
+        "--chain", action="append", default=[], metavar="FILE", help="its intermediates"
     )
     parser.add_argument(
         "--cc", choices=("on", "off"), default="on", help="Common Criteria mode (default on)"

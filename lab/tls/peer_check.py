@@ -12,8 +12,8 @@ the Certificate message (RFC 8446 4.4.2.1) before the chain is verified.
 So this module, and only this one, uses pyOpenSSL's cffi bindings to the
 OpenSSL API (``OpenSSL._util``): its verify callback sets the X509 error that
 OpenSSL turns into the alert (``ssl_x509err2alert``: CERT_REVOKED → 44,
-CERT_REJECTED → 42, OCSP_CERT_UNKNOWN → 46), and reads the staple with
-``SSL_get_tlsext_status_ocsp_resp``. A TLS 1.2 staple comes after the
+CERT_REJECTED → 42, OCSP_CERT_UNKNOWN → 46, UNABLE_TO_GET_ISSUER_CERT → 48),
+and reads the staple with ``SSL_get_tlsext_status_ocsp_resp``. A TLS 1.2 staple comes after the
 certificate (RFC 6066 8, CertificateStatus) and is not seen here: a client
 that judges staples speaks TLS 1.3.
 """
@@ -42,6 +42,7 @@ _ERROR_FOR_ALERT = {
     # X509_V_ERR_OCSP_CERT_UNKNOWN (x509_vfy.h, OpenSSL 3.0; not in the bindings): it has
     # no entry of its own in OpenSSL's table, so it gets the table's default, 46.
     Alert.CERTIFICATE_UNKNOWN: 75,
+    Alert.UNKNOWN_CA: lib.X509_V_ERR_UNABLE_TO_GET_ISSUER_CERT,
     Alert.HANDSHAKE_FAILURE: lib.X509_V_ERR_APPLICATION_VERIFICATION,  # the check itself failed
 }
 
@@ -90,7 +91,8 @@ def install_peer_check(context: SSL.Context, decide: PeerDecision, *, mode: int)
     ``VERIFY_FAIL_IF_NO_PEER_CERT`` for a server that requires a client
     certificate. OpenSSL's own trust decisions are set aside (the validator
     owns them); the decision is made once, at the leaf. ``decide`` returns an
-    alert of :data:`_ERROR_FOR_ALERT` (42, 44, 46) or ``None``.
+    alert of :data:`_ERROR_FOR_ALERT` (42, 44, 46, 48) or ``None``; any other
+    alert, or an exception, refuses with handshake_failure (40).
     """
     check = PeerCheck()
 
@@ -102,6 +104,8 @@ def install_peer_check(context: SSL.Context, decide: PeerDecision, *, mode: int)
                 check.staple = _staple(store_ctx)
                 check.alert = decide(check.chain, check.staple)
             if check.alert is not None:
+                if check.alert not in _ERROR_FOR_ALERT:
+                    raise ValueError(f"no X509 error sends {check.alert.describe()}")
                 lib.X509_STORE_CTX_set_error(store_ctx, _ERROR_FOR_ALERT[check.alert])
                 return 0
             lib.X509_STORE_CTX_set_error(store_ctx, lib.X509_V_OK)
@@ -110,6 +114,7 @@ def install_peer_check(context: SSL.Context, decide: PeerDecision, *, mode: int)
             check.problem = exc
             check.decided = True
             check.alert = Alert.HANDSHAKE_FAILURE
+            lib.X509_STORE_CTX_set_error(store_ctx, _ERROR_FOR_ALERT[check.alert])
             return 0
 
     c_callback = ffi.callback("int(int, X509_STORE_CTX *)", callback)
