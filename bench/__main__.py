@@ -18,6 +18,7 @@ SECTIONS = (
     "bench.catalog_run",
     "bench.live_state",
     "bench.check_speed",
+    "bench.tls_handshake",
 )
 
 

@@ -75,6 +75,9 @@ def tls_connect(
     check = install_peer_check(context, decide or _accept_all, mode=SSL.VERIFY_PEER)
     watch = ConnectionWatch()
     sock = socket.create_connection((host, port), timeout=timeout)
+    # Handshake flights are small writes: without this, Nagle's algorithm meets the peer's
+    # delayed ACK and each round trip waits some 40 ms (RFC 1122 4.2.3.2).
+    sock.setsockopt(socket.IPPROTO_TCP, socket.TCP_NODELAY, 1)
     sock.setblocking(False)
     conn = SSL.Connection(context, sock)
     conn.set_app_data(watch)

@@ -198,6 +198,7 @@ class TlsEndpoint:
     def _handshake(
         self, sock: socket.socket, peer: str, seen: ConnectionWatch, started: float
     ) -> ConnectionRecord:
+        sock.setsockopt(socket.IPPROTO_TCP, socket.TCP_NODELAY, 1)  # as in lab.tls.client
         sock.setblocking(False)
         context, check = self._context()
         conn = SSL.Connection(context, sock)
