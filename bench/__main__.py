@@ -19,6 +19,7 @@ SECTIONS = (
     "bench.live_state",
     "bench.check_speed",
     "bench.status_page",
+    "bench.tls_handshake",
 )
 
 

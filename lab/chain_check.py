@@ -39,7 +39,7 @@ from lab.evidence import (
 from lab.fetch import FetchResult, fetch
 from lab.ocsp_request import build_request, new_nonce
 from lab.policy import Policy, Verdict, decide, decide_chain, decide_unchecked
-from lab.settings import CheckScope, ClientSettings, HttpMethod, UriSource
+from lab.settings import CheckScope, ClientSettings, HttpMethod, Stapling, UriSource
 from lab.validator import CheckContext, ValidationOptions, cert_validity, validate
 from lab.validator.certsig import issued_by
 
@@ -52,6 +52,7 @@ __all__ = [
     "check_certificate",
     "check_chain",
     "client_clock",
+    "must_staple",
     "ocsp_urls",
     "presented_certificate",
     "unchecked_chain",
@@ -79,6 +80,7 @@ class CheckOptions:
     nonce: bool = True
     timeout: float = 5.0
     validation: ValidationOptions = field(default_factory=ValidationOptions)
+    stapling: Stapling = Stapling.IGNORE
 
     @classmethod
     def from_settings(
@@ -103,6 +105,7 @@ class CheckOptions:
                 clock_skew=settings.clock_skew,
                 delegation=settings.delegation,
             ),
+            stapling=settings.stapling,
         )
 
 
@@ -241,6 +244,15 @@ def ocsp_urls(cert: x509.Certificate) -> list[str]:
     ]
 
 
+def must_staple(cert: x509.Certificate) -> bool:
+    """Whether ``cert``'s TLS Feature extension asks for status_request (RFC 7633 4.2)."""
+    try:
+        features = cert.extensions.get_extension_for_class(x509.TLSFeature).value
+    except x509.ExtensionNotFound:
+        return False
+    return x509.TLSFeatureType.status_request in features
+
+
 def _urls(cert: x509.Certificate, options: CheckOptions) -> tuple[list[str], str]:
     if options.uri is UriSource.CONFIGURED:
         return ([options.configured_uri] if options.configured_uri else []), "configured URI"
@@ -268,10 +280,72 @@ def check_certificate(
     trust: Sequence[x509.Certificate] = (),
     path: Sequence[x509.Certificate] = (),
     fetcher: Fetcher = _default_fetcher,
+    staple: bytes | None = None,
 ) -> CertificateCheck:
-    """One OCSP check of ``cert`` (DESIGN.md steps 1–6), and its verdict."""
-    evidence = _evidence(cert, issuer, options, now, tuple(trust), tuple(path), fetcher)
+    """One OCSP check of ``cert`` (DESIGN.md steps 1–6), and its verdict.
+
+    ``staple`` is the OCSPResponse the TLS peer stapled for ``cert`` (RFC 6066
+    8), if any; ``options.stapling`` says what it means (:func:`_stapled`).
+    """
+    evidence = _stapled(cert, issuer, options, now, tuple(trust), tuple(path), staple)
+    if evidence is None:
+        evidence = _evidence(cert, issuer, options, now, tuple(trust), tuple(path), fetcher)
+        if staple is not None:
+            ignored = Step("staple", StepOutcome.SKIP, 'a staple came; stapling = "ignore"')
+            evidence = evidence.with_steps_before((ignored,))
     return CertificateCheck(evidence, decide(evidence, options.policy))
+
+
+def _stapled(
+    cert: x509.Certificate,
+    issuer: x509.Certificate,
+    options: CheckOptions,
+    now: dt.datetime,
+    trust: tuple[x509.Certificate, ...],
+    path: tuple[x509.Certificate, ...],
+    staple: bytes | None,
+) -> Evidence | None:
+    """The evidence a staple gives, or ``None`` when the responder is to be asked.
+
+    ``use`` and ``require`` judge a staple like a fetched answer, with no nonce
+    (a staple answers no request of ours) and ask nothing. ``require`` refuses a
+    must-staple certificate that came without one (RFC 7633 4.2.3):
+    ``staple-missing``. Otherwise, and always with ``ignore``, ask.
+    """
+    if options.stapling is Stapling.IGNORE:
+        return None
+    identity = {
+        "subject": cert.subject.rfc4514_string(),
+        "serial": cert.serial_number,
+        "cert_validity": cert_validity(cert, now),
+    }
+    if staple is None:
+        if options.stapling is Stapling.REQUIRE and must_staple(cert):
+            message = "a must-staple certificate (RFC 7633 TLS Feature) came without a staple"
+            return error_evidence(
+                ErrorCode.STAPLE_MISSING,
+                message,
+                steps=(Step("staple", StepOutcome.FAIL, message),),
+                **identity,
+            )
+        return None
+    requested = build_request(cert, issuer, hash_algorithm=options.hash_algorithm).cert_id
+    context = CheckContext(
+        now=now,
+        cert=cert,
+        issuer=issuer,
+        requested=requested,
+        nonce=None,
+        trust=trust,
+        path=path,
+        options=options.validation,
+    )
+    step = Step(
+        "staple",
+        StepOutcome.PASS,
+        f"{len(staple)} bytes stapled (TLS status_request, RFC 6066 8); nothing asked",
+    )
+    return validate(staple, context).with_steps_before((step,))
 
 
 def _evidence(
@@ -372,8 +446,12 @@ def check_chain(
     trust: Sequence[x509.Certificate] = (),
     issuer: x509.Certificate | None = None,
     fetcher: Fetcher = _default_fetcher,
+    staple: bytes | None = None,
 ) -> ChainResult:
     """Check ``presented`` (leaf first, then its intermediates) and decide for the chain.
+
+    ``staple`` is the leaf's stapled OCSPResponse, if the TLS peer sent one
+    (status_request covers the leaf only, RFC 6066 8).
 
     The leaf is always checked; an intermediate only when ``check = "chain"``
     and it has a URI to ask. Each certificate's issuer is found among the
@@ -422,6 +500,7 @@ def check_chain(
                 trust=trust,
                 path=path,
                 fetcher=fetcher,
+                staple=staple if index == 0 else None,
             )
         )
     return ChainResult.decide(certs, checks, options.policy)

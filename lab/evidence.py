@@ -70,6 +70,8 @@ class ErrorCode(StrEnum):
     NONCE_MISMATCH = "nonce-mismatch"
     NONCE_MISSING = "nonce-missing"
     CRITICAL_EXTENSION = "critical-extension"
+    # RFC 7633 4.2.3: a must-staple certificate came without a staple (stapling = "require").
+    STAPLE_MISSING = "staple-missing"
 
 
 class NonceState(StrEnum):

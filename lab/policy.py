@@ -8,6 +8,7 @@ revoked (incl. on hold)                refused              refused
 unknown                                refused              allowed
 error (no trustworthy answer)          soft_fail decides    soft_fail decides
 certificate expired / not yet valid    refused              refused
+must-staple without a staple           refused              refused
 not checked (nothing asked about it)   allowed              allowed
 =====================================  ===================  =========================
 
@@ -25,6 +26,11 @@ A certificate nothing was asked about — an intermediate with ``check =
 "leaf"`` or without an OCSP URI, the self-signed root, every certificate when
 Enable OCSP is off — is decided by :func:`decide_unchecked`: the validity row
 when it is outside its period, else "not checked".
+
+A must-staple certificate (RFC 7633) presented without a staple, when the
+client requires staples (``stapling = "require"``), is an error whose row is
+its own: RFC 7633 4.2.3 makes it a hard failure, so ``soft_fail`` never
+lets it through.
 """
 
 from __future__ import annotations
@@ -33,7 +39,7 @@ from collections.abc import Sequence
 from dataclasses import dataclass
 from enum import StrEnum
 
-from lab.evidence import CertStatus, CertValidity, Evidence
+from lab.evidence import CertStatus, CertValidity, ErrorCode, Evidence
 
 __all__ = [
     "TABLE",
@@ -72,6 +78,7 @@ class Outcome(StrEnum):
     UNKNOWN = "unknown"
     ERROR = "error"
     CERT_INVALID = "certificate expired / not yet valid"
+    STAPLE_MISSING = "must-staple without a staple"
     NOT_CHECKED = "not checked"
 
 
@@ -104,6 +111,13 @@ TABLE: tuple[PolicyRow, ...] = (
         Cell.REFUSED,
         Cell.REFUSED,
         "the certificate itself is outside its validity period",
+    ),
+    PolicyRow(
+        Outcome.STAPLE_MISSING,
+        Cell.REFUSED,
+        Cell.REFUSED,
+        "a must-staple certificate came without a staple: a hard failure (RFC 7633 4.2.3), "
+        "whatever soft_fail says",
     ),
     PolicyRow(
         Outcome.NOT_CHECKED,
@@ -172,10 +186,14 @@ _STATUS_ROWS = {
 }
 
 
-def _outcome(validity: CertValidity, status: CertStatus | None) -> Outcome:
+def _outcome(
+    validity: CertValidity, status: CertStatus | None, error: ErrorCode | None = None
+) -> Outcome:
     # The validity row comes first: a good answer does not make an expired certificate valid.
     if validity is not CertValidity.VALID:
         return Outcome.CERT_INVALID
+    if error is ErrorCode.STAPLE_MISSING:
+        return Outcome.STAPLE_MISSING  # not the error row: soft_fail must not reach it
     return Outcome.NOT_CHECKED if status is None else _STATUS_ROWS[status]
 
 
@@ -202,7 +220,8 @@ def _verdict(outcome: Outcome, policy: Policy, subject: str | None, note: str = 
 
 def decide(evidence: Evidence, policy: Policy) -> Verdict:
     """Look the evidence of one OCSP check up in :data:`TABLE`."""
-    return _verdict(_outcome(evidence.cert_validity, evidence.status), policy, evidence.subject)
+    outcome = _outcome(evidence.cert_validity, evidence.status, evidence.error)
+    return _verdict(outcome, policy, evidence.subject)
 
 
 def decide_unchecked(

@@ -46,6 +46,7 @@ from lab.policy import decide
 from lab.scenario import ConnectionOutcome, Hold, Release, Revoke, Scenario, SetFaults
 from lab.timeline import CachedAnswers, TimelineEvent, run_timeline
 from lab.timespec import format_offset
+from lab.tls.staple import StapleSource
 from pki import EPOCH, PKI, CertificateDatabase, build_pki
 from responder.app import LabResponder, create_app, lab_responder
 from responder.clock import FixedClock
@@ -120,6 +121,33 @@ class LabModeSession:
             self.settings, common_criteria=cc_on, lab_url=lab.url
         )
         self.trust: list[str] = list(self.settings.trust)
+        self._staples: dict[str, StapleSource] = {}
+
+    def staple(self, cert: str) -> bytes | None:
+        """What the TLS endpoint presenting ``cert`` staples now (``[tls] staple``), or None.
+
+        The one place a direct run gets its staple: the endpoint's own
+        :class:`~lab.tls.staple.StapleSource` (fetch when none or past
+        nextUpdate, faults included), on the scenario's clock — the server's,
+        not the client's (``clock_offset`` is the client's alone). One source
+        per certificate and mode, so each mode starts with nothing cached.
+        """
+        if not self.lab.scenario.tls.staple:
+            return None
+        source = self._staples.get(cert)
+        if source is None:
+            pki = self.lab.pki
+            issued = pki[cert]
+            issuer = pki[issued.issuer].certificate if issued.issuer else issued.certificate
+            clock = self.lab.clock
+            source = StapleSource(
+                issued.certificate,
+                issuer,
+                now=lambda: clock.now,
+                timeout=self.options.timeout,
+            )
+            self._staples[cert] = source
+        return source.staple()
 
     @property
     def at(self) -> dt.timedelta:
@@ -176,6 +204,7 @@ class LabModeSession:
                 now=now,
                 trust=[pki[name].certificate for name in self.trust],
                 issuer=issuer,
+                staple=self.staple(cert),
             )
             if cached:
                 result, stand_in = self._stand_in(result, cached, now)

@@ -27,7 +27,7 @@ import tomllib
 import urllib.parse
 from collections.abc import Callable, Collection, Iterable, Mapping, Sequence
 from contextvars import ContextVar
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from enum import Enum, StrEnum
 from pathlib import Path
 from typing import Any, ClassVar, Generic, NoReturn, TypeAlias, TypeVar
@@ -35,7 +35,16 @@ from typing import Any, ClassVar, Generic, NoReturn, TypeAlias, TypeVar
 from lab.capture import CaptureKind, sniff
 from lab.errors import LabError, ScenarioError, ScenarioMistakes, UsageError
 from lab.evidence import CertStatus, ErrorCode, TrustedBy
-from lab.settings import CertIdHash, CheckScope, ClientSettings, Delegation, HttpMethod, UriSource
+from lab.settings import (
+    CertIdHash,
+    CheckScope,
+    ClientSettings,
+    Delegation,
+    EndpointSettings,
+    HttpMethod,
+    Stapling,
+    UriSource,
+)
 from lab.timespec import (
     DURATION_EXPECTED,
     OFFSET_EXPECTED,
@@ -246,6 +255,7 @@ class Scenario:
     steps: tuple[Step, ...]
     #: Files the scenario reads besides itself (``replay``'s capture): not scenarios of a folder.
     material: tuple[Path, ...] = ()
+    tls: EndpointSettings = field(default_factory=EndpointSettings)
 
 
 # --------------------------------------------------------------------------
@@ -806,7 +816,19 @@ def _choice(enum: type[E]) -> Callable[[_Node], E]:
 # Values of the format
 # --------------------------------------------------------------------------
 
-_TOP_KEYS = ("title", "about", "tags", "pki", "database", "responder", "client", "expect", "step")
+_TOP_KEYS = (
+    "title",
+    "about",
+    "tags",
+    "pki",
+    "database",
+    "responder",
+    "client",
+    "tls",
+    "expect",
+    "step",
+)
+_TLS_KEYS = ("staple",)
 _PKI_KEYS = ("key", "signature_hash", "cert")
 _CERT_KEYS = (
     "name",
@@ -821,6 +843,7 @@ _CERT_KEYS = (
     "serial",
     "subject",
     "signature_hash",
+    "must_staple",
 )
 _ENTRY_KEYS = ("status", "reason", "since")
 _RESPONDER_KEYS = (
@@ -854,6 +877,7 @@ _CLIENT_KEYS = (
     "delegation",
     "revocation_check",
     "validity_check",
+    "stapling",
 )
 _EXPECT_KEYS = ("cert", "status", "reason", "error", "trusted_by", "connection")
 _CHECK_KEYS = ("status", "reason", "error", "trusted_by", "connection")
@@ -1068,6 +1092,7 @@ def _read_scenario(top_node: _Node, id_: str, path: Path) -> Scenario:
     database = _read_database(top.section("database", None), names)
     responder = _read_responder(top.section("responder", _RESPONDER_KEYS), names, path.parent)
     client = _read_client(top.section("client", _CLIENT_KEYS), names)
+    tls = _read_tls(top.section("tls", _TLS_KEYS))
     expects = _each(top.array("expect"), lambda node: _read_expect(node, names, in_step=None))
     steps = _read_steps(top.array("step"), names)
     if responder.replay is not None:
@@ -1083,6 +1108,7 @@ def _read_scenario(top_node: _Node, id_: str, path: Path) -> Scenario:
         pki=PKISpec.with_defaults(certs, key=key, database=database, signature_hash=signature_hash),
         responder=responder,
         client=client,
+        tls=tls,
         expects=expects,
         steps=steps,
         material=_material(top, path.parent),
@@ -1129,6 +1155,7 @@ def _read_cert(cert: _Table) -> CertSpec:
         serial=cert.optional("serial", _serial),
         subject=cert.optional("subject", _subject),
         signature_hash=cert.optional("signature_hash", _choice(SignatureHash)),
+        must_staple=cert.get("must_staple", _Node.boolean, False),
     )
 
 
@@ -1323,7 +1350,13 @@ def _read_client(client: _Table, names: _Names) -> ClientSettings:
         delegation=client.get("delegation", _choice(Delegation), default.delegation),
         revocation_check=client.optional("revocation_check", _Node.positive_duration),
         validity_check=client.optional("validity_check", _Node.positive_duration),
+        stapling=client.get("stapling", _choice(Stapling), default.stapling),
     )
+
+
+def _read_tls(tls: _Table) -> EndpointSettings:
+    default = EndpointSettings()
+    return EndpointSettings(staple=tls.get("staple", _Node.boolean, default.staple))
 
 
 def _mode_outcome(node: _Node, enum: type[E], allowed: Sequence[E], note: str) -> ModeOutcome[E]:

@@ -19,7 +19,9 @@ __all__ = [
     "CheckScope",
     "ClientSettings",
     "Delegation",
+    "EndpointSettings",
     "HttpMethod",
+    "Stapling",
     "UriSource",
 ]
 
@@ -59,6 +61,23 @@ class Delegation(StrEnum):
     ANY_CA = "any-ca"  # a responder certificate from any CA of the path
 
 
+class Stapling(StrEnum):
+    """What a stapled answer (TLS status_request, RFC 6066 8) means to the validator."""
+
+    IGNORE = "ignore"  # always ask the responder, as Unified CM's TLS clients do
+    USE = "use"  # judge a staple like a fetched answer and ask nothing; without one, ask
+    # As USE, and a must-staple certificate (RFC 7633) without a staple is refused, in both
+    # Common Criteria modes, whatever soft_fail says (RFC 7633 4.2.3: a hard failure).
+    REQUIRE = "require"
+
+
+@dataclass(frozen=True)
+class EndpointSettings:
+    """``[tls]``: the TLS endpoint that presents ``expect.cert`` (SCENARIOS.md)."""
+
+    staple: bool = False  # staple the lab responder's answer (lab.tls.staple.StapleSource)
+
+
 @dataclass(frozen=True)
 class ClientSettings:
     """``[client]``: every setting of the validator, with the defaults of SCENARIOS.md.
@@ -88,6 +107,7 @@ class ClientSettings:
     delegation: Delegation = Delegation.ISSUING_CA
     revocation_check: dt.timedelta | None = None  # Enable Revocation Check interval; None: off
     validity_check: dt.timedelta | None = None  # Validity Check Frequency; None: off
+    stapling: Stapling = Stapling.IGNORE
 
     def modes(self) -> tuple[bool, ...]:
         """The Common Criteria modes to run: ``(True, False)`` unless one is set."""

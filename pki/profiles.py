@@ -154,4 +154,8 @@ def extensions(
     if resolved.nocheck:
         # RFC 6960 4.2.2.2.1: the responder's own certificate is not checked.
         exts.append((x509.OCSPNoCheck(), False))
+    if spec.must_staple:
+        # RFC 7633 4.2: TLS Feature status_request (5, RFC 6066) — a TLS server presenting
+        # this certificate must staple an OCSP answer. Not critical, as RFC 7633 4.2 suggests.
+        exts.append((x509.TLSFeature([x509.TLSFeatureType.status_request]), False))
     return exts

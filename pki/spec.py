@@ -131,6 +131,8 @@ class CertSpec:
     subject: str | None = None  # common name; default: the name
     # The hash its issuer signs it with; None: PKISpec.signature_hash.
     signature_hash: SignatureHash | None = None
+    # RFC 7633: a TLS Feature extension asking for status_request (a stapled answer).
+    must_staple: bool = False
 
 
 @dataclass(frozen=True)

@@ -17,7 +17,7 @@ from contextlib import contextmanager
 from dataclasses import dataclass
 from pathlib import Path
 
-__all__ = ["OpenSSLAnswer", "openssl_ocsp_client", "openssl_ocsp_responder"]
+__all__ = ["OpenSSLAnswer", "openssl_ocsp_client", "openssl_ocsp_responder", "openssl_tls_server"]
 
 _ACCEPT = re.compile(rb"ACCEPT \S*:(\d+)")
 _STATUS = re.compile(r"^(?P<file>\S+): (?P<status>good|revoked|unknown)$", re.M)
@@ -61,6 +61,55 @@ def openssl_ocsp_responder(
     finally:
         proc.kill()
         proc.wait(timeout=10)
+
+
+def _port_from(proc: subprocess.Popen[bytes], what: str) -> int:
+    """The port of the "ACCEPT host:PORT" line ``proc`` prints first (10 s at most)."""
+    assert proc.stdout is not None
+    fd = proc.stdout.fileno()
+    os.set_blocking(fd, False)
+    seen = b""
+    deadline = time.monotonic() + 10
+    while (match := _ACCEPT.search(seen)) is None:
+        if time.monotonic() > deadline or proc.poll() is not None:
+            raise RuntimeError(f"{what} did not start: {seen.decode(errors='replace')}")
+        ready, _, _ = select.select([fd], [], [], 0.1)
+        if ready:
+            seen += os.read(fd, 4096)
+    return int(match.group(1))
+
+
+@contextmanager
+def openssl_tls_server(
+    directory: Path,
+    *,
+    cert: str,
+    key: str,
+    chain: str | None = None,
+    status_file: str | None = None,
+) -> Iterator[int]:
+    """``openssl s_server`` on an ephemeral loopback port; yields the port.
+
+    ``status_file``: a DER OCSPResponse it staples to every handshake that
+    asks (``-status_file``). The process is killed on exit.
+    """
+    cmd = ["openssl", "s_server", "-accept", "127.0.0.1:0", "-cert", cert, "-key", key]
+    if chain:
+        cmd += ["-cert_chain", chain]
+    if status_file:
+        cmd += ["-status_file", status_file]
+    # stdin stays open: at its end s_server stops serving ("DONE").
+    proc = subprocess.Popen(
+        cmd, cwd=directory, stdin=subprocess.PIPE,
+        stdout=subprocess.PIPE, stderr=subprocess.STDOUT,
+    )  # fmt: skip
+    try:
+        yield _port_from(proc, "openssl s_server")
+    finally:
+        proc.kill()
+        proc.wait(timeout=10)
+        assert proc.stdin is not None
+        proc.stdin.close()
 
 
 @dataclass(frozen=True)

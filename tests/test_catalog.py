@@ -25,7 +25,10 @@ SCENARIOS = load_scenarios([CATALOG])
 
 # ---- SCENARIOS.md, written out: every key, and every value with a closed list ----------
 
-TOP_KEYS = {"title", "about", "tags", "pki", "database", "responder", "client", "expect", "step"}
+TOP_KEYS = {
+    "title", "about", "tags", "pki", "database", "responder", "client", "tls", "expect", "step",
+}  # fmt: skip
+TLS_KEYS = {"staple"}
 KEY_TYPES = {"ec-p256", "ec-p384", "rsa-2048", "rsa-3072", "ed25519", "rsa-1024"}
 PKI_KEYS = {"key", "signature_hash", "cert"}
 SIGNATURE_HASHES = {"sha1", "sha256", "sha384", "sha512"}
@@ -42,6 +45,7 @@ CERT_KEYS = {
     "serial",
     "subject",
     "signature_hash",
+    "must_staple",
 }
 PROFILES = {"ca", "leaf", "ocsp-responder"}
 DB_STATUSES = {"good", "revoked", "hold", "unknown"}
@@ -118,6 +122,7 @@ CLIENT_KEYS = {
     "delegation",
     "revocation_check",
     "validity_check",
+    "stapling",
 }
 BOTH: set[object] = {True, False}
 CLIENT_VALUES: dict[str, set[object]] = {
@@ -132,6 +137,7 @@ CLIENT_VALUES: dict[str, set[object]] = {
     "hash": {"sha1", "sha256"},
     "method": {"post", "get"},
     "delegation": {"issuing-ca", "any-ca"},
+    "stapling": {"ignore", "use", "require"},
 }
 EXPECT_KEYS = {"cert", "status", "reason", "error", "trusted_by", "connection"}
 STATUSES = {"good", "revoked", "unknown", "error"}
@@ -154,6 +160,7 @@ ERRORS = {
     "nonce-mismatch",
     "nonce-missing",
     "critical-extension",
+    "staple-missing",
 }
 TRUSTED_BY = {"dtm", "trp", "none"}
 CONNECTIONS = {"allowed", "refused", "cc-split"}
@@ -238,6 +245,10 @@ def _walk(usage: Usage, data: dict[str, object]) -> None:
     assert isinstance(client, dict)
     for key, value in client.items():
         usage.add(f"client.{key}", value)
+    tls = data.get("tls", {})
+    assert isinstance(tls, dict)
+    for key, value in tls.items():
+        usage.add(f"tls.{key}", value)
     expects = data.get("expect", [])
     assert isinstance(expects, list)
     for expect in expects:
@@ -383,6 +394,7 @@ def test_covers_top_level_and_pki(usage: Usage) -> None:
     assert usage.values["pki.cert.key"], "no [[pki.cert]] sets its own key"
     assert {"from", "to"} <= usage.keys("pki.cert.valid.")
     assert {True, False} <= usage.values["pki.cert.nocheck"]
+    assert True in usage.values["pki.cert.must_staple"]
     urls = usage.values["pki.cert.ocsp_url"]
     assert {"lab", "none"} <= urls and any(_is_url(u) for u in urls)
     assert any(isinstance(s, str) for s in usage.values["pki.cert.serial"])
@@ -416,6 +428,11 @@ def test_covers_client(usage: Usage) -> None:
         assert _missing(usage.values[f"client.{key}"], values) == set(), key
     configured = usage.values["client.configured_uri"]
     assert "lab" in configured and any(_is_url(u) for u in configured)
+
+
+def test_covers_tls(usage: Usage) -> None:
+    assert _missing(set(usage.keys("tls.")), set(TLS_KEYS)) == set()
+    assert {True, False} <= usage.values["tls.staple"]
 
 
 def test_covers_expect(usage: Usage) -> None:

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import datetime as dt
+import re
 import subprocess
 from pathlib import Path
 
@@ -396,3 +397,18 @@ def test_a_chain_thousands_deep_listed_leaf_first_builds() -> None:
     )
     pki = build_pki(PKISpec(certs=certs))
     assert len(pki.chain(f"ca{depth}")) == depth + 1
+
+
+def test_must_staple_adds_the_tls_feature_status_request(tmp_path: Path) -> None:
+    spec = PKISpec.with_defaults((CertSpec("server", issuer="intermediate", must_staple=True),))
+    pki = build_pki(spec)
+    feature = _ext(pki["server"].certificate, x509.TLSFeature)  # RFC 7633 4.2
+    assert list(feature.value) == [x509.TLSFeatureType.status_request]
+    assert not feature.critical
+    with pytest.raises(x509.ExtensionNotFound):
+        _ext(build_pki()["server"].certificate, x509.TLSFeature)
+    # openssl, an independent reader, names the extension and its one feature.
+    pem = tmp_path / "server.pem"
+    pem.write_bytes(pki["server"].certificate.public_bytes(serialization.Encoding.PEM))
+    text = _openssl("x509", "-in", str(pem), "-noout", "-text", cwd=tmp_path)
+    assert re.search(r"TLS Feature:\s*\n\s*status_request\s*\n", text), text

@@ -12,11 +12,19 @@ from __future__ import annotations
 from pathlib import Path
 
 from cryptography import x509
+from cryptography.hazmat.primitives import serialization
+from cryptography.hazmat.primitives.asymmetric import ec, ed448, ed25519, rsa
 
 from lab.capture import Capture, CaptureKind, sniff
 from lab.errors import UsageError
 
-__all__ = ["capture_der", "read_capture", "read_certificate", "read_certificates"]
+__all__ = [
+    "capture_der",
+    "read_capture",
+    "read_certificate",
+    "read_certificates",
+    "read_private_key",
+]
 
 
 def _read(path: str) -> bytes:
@@ -46,6 +54,36 @@ def read_certificates(path: str) -> list[x509.Certificate]:
 def read_certificate(path: str) -> x509.Certificate:
     """The first certificate of ``path``."""
     return read_certificates(path)[0]
+
+
+def read_private_key(
+    path: str,
+) -> (
+    ec.EllipticCurvePrivateKey
+    | rsa.RSAPrivateKey
+    | ed25519.Ed25519PrivateKey
+    | ed448.Ed448PrivateKey
+):
+    """An unencrypted private key (PEM or DER: PKCS#8, or the traditional forms)."""
+    data = _read(path)
+    try:
+        if b"-----BEGIN" in data:
+            key = serialization.load_pem_private_key(data, password=None)
+        else:
+            key = serialization.load_der_private_key(data, password=None)
+    except (ValueError, TypeError) as exc:
+        raise UsageError(
+            f"{path}: expected an unencrypted PEM or DER private key ({exc})"
+        ) from None
+    if not isinstance(
+        key,
+        ec.EllipticCurvePrivateKey
+        | rsa.RSAPrivateKey
+        | ed25519.Ed25519PrivateKey
+        | ed448.Ed448PrivateKey,
+    ):
+        raise UsageError(f"{path}: a {type(key).__name__}, expected an EC, RSA or EdDSA key")
+    return key
 
 
 def read_capture(path: str) -> Capture:

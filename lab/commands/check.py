@@ -30,7 +30,7 @@ from lab.evidence import Evidence
 from lab.saved import Recorder, SavedCheck, exchanges_of, save
 from lab.settings import CheckScope, HttpMethod, UriSource
 
-__all__ = ["format_evidence", "register", "run"]
+__all__ = ["format_evidence", "print_chain_result", "register", "run"]
 
 
 def format_evidence(evidence: Evidence, indent: str = "  ") -> list[str]:
@@ -51,7 +51,8 @@ def format_evidence(evidence: Evidence, indent: str = "  ") -> list[str]:
     return lines
 
 
-def _print(result: ChainResult) -> None:
+def print_chain_result(result: ChainResult) -> None:
+    """Each check's steps and verdict, every presented certificate, the chain's verdict."""
     for check in result.checks:
         evidence = check.evidence
         print(f"certificate {evidence.subject} (serial {evidence.serial or 0:X})")
@@ -107,7 +108,7 @@ def run(args: argparse.Namespace) -> int:
     if args.json:
         print(json.dumps(result.to_json(), indent=2))
     else:
-        _print(result)
+        print_chain_result(result)
     return exit_code(result.verdict)
 
 

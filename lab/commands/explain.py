@@ -24,7 +24,7 @@ from lab.outcome import CertificateCheckRecord, Expectation, expected_json
 from lab.report import Palette
 from lab.runner import ModeResult, ScenarioLab, ScenarioResult, mode_name, run_mode
 from lab.scenario import Expect, Scenario, load_scenario
-from lab.settings import CheckScope, ClientSettings
+from lab.settings import CheckScope, ClientSettings, Stapling
 from lab.timespec import format_offset
 from responder.config import ResponderConfig
 
@@ -174,9 +174,19 @@ def story(scenario: Scenario, result: ScenarioResult, lab: ScenarioLab, paint: P
     lines += [
         "  Policy: good → allowed; revoked → refused; unknown → refused with Common Criteria ON, "
         "allowed OFF; no trustworthy answer → soft_fail decides (on when Common Criteria is "
-        "OFF); a certificate outside its validity period → refused.",
+        "OFF); a certificate outside its validity period → refused"
+        + (
+            "; a must-staple certificate without a staple → refused in both modes (RFC 7633)."
+            if scenario.client.stapling is Stapling.REQUIRE
+            else "."
+        ),
         "",
     ]
+    if scenario.tls.staple:
+        lines[-2:-2] = [
+            "  The TLS endpoint staples the responder's answer ([tls] staple): fetched when it "
+            "has none or its last one is past its nextUpdate.",
+        ]
     if result.error:
         lines.append(paint.bad(f"The lab could not be set up: {result.error}"))
         return "\n".join(lines)

@@ -131,6 +131,10 @@ def run(args: argparse.Namespace) -> int:
     except ValueError as exc:
         raise UsageError(f"--admin-token: {exc}") from None
     _check_port_free(args.host, args.port)
+    if args.tls is not None:
+        if args.tls == args.port:
+            raise UsageError(f"--tls {args.tls}: the responder's --port; choose another port")
+        _check_port_free(args.host, args.tls)
     now = dt.datetime.now(dt.UTC)
     host = args.host
     url_host = "127.0.0.1" if host in ("0.0.0.0", "::", "") else host
@@ -187,6 +191,10 @@ def run(args: argparse.Namespace) -> int:
     configure_logs(args.log_format, level=logging.WARNING if args.quiet else logging.INFO)
     print(f"PKI written to {out}/; AIA OCSP URL {base_url}{kept}", flush=True)
     print(f"Status page: http://{url_host}:{args.port}{ADMIN_PREFIX}/", flush=True)
+    if args.tls is not None:
+        endpoint = _tls_endpoint(args.scenario, lab_pki, host, args.tls)
+        endpoint.start()  # in the master: the workers, forked after, never accept on it
+        print(f"TLS endpoint: {url_host}:{endpoint.port} {endpoint.describe}", flush=True)
     options = {
         "bind": f"[{host}]:{args.port}" if ":" in host else f"{host}:{args.port}",
         "workers": args.workers,
@@ -212,6 +220,57 @@ def run(args: argparse.Namespace) -> int:
     gc.freeze()
     gunicorn_application(served, options).run()
     return 0
+
+
+class _TlsEndpoint:
+    """The TLS endpoint of ``serve --tls`` and the words that describe it."""
+
+    def __init__(self, endpoint: Any, describe: str) -> None:
+        self.endpoint = endpoint
+        self.describe = describe
+        self.port: int = endpoint.port
+
+    def start(self) -> None:
+        self.endpoint.start()
+
+
+def _tls_endpoint(scenario_path: str | None, lab_pki: Any, host: str, port: int) -> _TlsEndpoint:
+    """A TLS endpoint presenting the served scenario's leaf (its first ``expect.cert``).
+
+    It staples the responder's answer when the scenario says ``[tls] staple``,
+    fetched from the certificate's AIA (this responder) on the real clock, and
+    logs each connection (``responder.tls``: what the peer did).
+    """
+    from lab.scenario import load_scenario
+    from lab.tls import StapleSource, TlsEndpoint
+
+    name, staple = "server", False
+    if scenario_path is not None:
+        scenario = load_scenario(Path(scenario_path))
+        name = scenario.expects[0].cert if scenario.expects else "server"
+        staple = scenario.tls.staple
+    chain = [c.certificate for c in lab_pki.chain(name)]
+    issued = lab_pki[name]
+    log = logging.getLogger("responder.tls")
+    source = (
+        StapleSource(chain[0], chain[1] if len(chain) > 1 else chain[0],
+                     now=lambda: dt.datetime.now(dt.UTC))
+        if staple
+        else None
+    )  # fmt: skip
+    try:
+        endpoint = TlsEndpoint(
+            issued.certificate,
+            issued.private_key,
+            chain[1:],
+            host=host,
+            port=port,
+            staple=source,
+            on_connection=lambda record: log.info("tls %s", record.describe()),
+        )
+    except OSError as exc:
+        raise UsageError(f"--tls {port}: cannot listen ({exc.strerror})") from None
+    return _TlsEndpoint(endpoint, f"presents {name}" + (", stapling" if staple else ""))
 
 
 def _served_names(host: str, base_url: str) -> list[str]:
@@ -259,6 +318,12 @@ def register(commands: Any) -> None:
     serve.add_argument("--port", type=_port, default=8080, help="port (%(default)s)")
     serve.add_argument("--out", default="out/serve", help="PKI and state directory (%(default)s)")
     serve.add_argument("--workers", type=_count(64), default=2, help="gunicorn worker processes")
+    serve.add_argument(
+        "--tls",
+        type=_port,
+        metavar="PORT",
+        help="also serve TLS on PORT, presenting the scenario's leaf (stapling per [tls] staple)",
+    )
     serve.add_argument(
         "--worker", choices=("asgi", "gthread"), default="asgi",
         help="gunicorn worker: asyncio event loop (%(default)s) or threads",
