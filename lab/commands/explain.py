@@ -12,7 +12,9 @@ expectation of the scenario holds, 1 when one does not, 2 for a bad file.
 from __future__ import annotations
 
 import argparse
+import re
 import sys
+import textwrap
 from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
@@ -153,6 +155,34 @@ def _verdict_line(mode: ModeResult, expectation: Expectation, paint: Palette) ->
     return f"    {mode.mode:<6} {decided} — {holds}"
 
 
+#: The story's width: it reads in an 100-column terminal, or projected (issue 15).
+WIDTH = 100
+_ESCAPES = re.compile(r"\x1b\[[0-9;]*m")
+_TREE_PREFIX = re.compile(r"[ │├└─]*")
+
+
+def fit(text: str, width: int = WIDTH) -> str:
+    """Wrap every line longer than ``width`` under its own indentation (tree lines too)."""
+    out: list[str] = []
+    for line in text.split("\n"):
+        visible = _ESCAPES.sub("", line)
+        if len(visible) <= width:
+            out.append(line)
+            continue
+        prefix = _TREE_PREFIX.match(visible)
+        lead = prefix.group(0) if prefix else ""
+        # Continuation lines keep the tree's verticals and indent under the text.
+        under = lead.replace("├", "│").replace("└", " ").replace("─", " ") + "    "
+        out += textwrap.wrap(
+            visible[len(lead) :],
+            width=width,
+            initial_indent=lead,
+            subsequent_indent=under,
+            break_on_hyphens=False,
+        )
+    return "\n".join(out)
+
+
 def story(scenario: Scenario, result: ScenarioResult, lab: ScenarioLab, paint: Palette) -> str:
     """The whole story as text."""
     lines = [
@@ -271,7 +301,7 @@ def run(args: argparse.Namespace) -> int:
         result = ScenarioResult(scenario, modes, time.perf_counter() - started)
         # The tree shows the database as the scenario starts it.
         lab.reset()
-        print(story(scenario, result, lab, Palette.for_stream(sys.stdout)))
+        print(fit(story(scenario, result, lab, Palette.for_stream(sys.stdout))))
     finally:
         lab.close()
     return 0 if result.holds else 1
