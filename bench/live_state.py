@@ -22,6 +22,7 @@ import statistics
 import sys
 import tempfile
 import time
+from dataclasses import replace
 from pathlib import Path
 
 from bench.report import Figure
@@ -36,7 +37,8 @@ from bench.responder_load import (
     _wait_listening,
     _wrk,
 )
-from pki import build_pki, calendar_t0
+from pki import PKI, PKISpec, build_pki, calendar_t0
+from pki.secret import installation_secret
 from responder.app import create_app, lab_responder
 from responder.store import STATE_DB
 from responder.testing import ocsp_request
@@ -72,7 +74,7 @@ def _fill(directory: Path, rows: int) -> None:
 
 def _commit_ms(directory: Path, pki_t0: dt.datetime) -> tuple[float, float]:
     """Median and p90 of one acknowledged change, in ms."""
-    pki = build_pki(base_url=BASE_URL, t0=pki_t0)
+    pki = _served_pki(pki_t0)
     state = lab_responder(create_app(pki, state_dir=directory)).state
     samples = []
     for i in range(COMMITS):
@@ -87,12 +89,18 @@ def _commit_ms(directory: Path, pki_t0: dt.datetime) -> tuple[float, float]:
 
 
 def _miss_us(directory: Path, pki_t0: dt.datetime, serials: list[int]) -> float:
-    pki = build_pki(base_url=BASE_URL, t0=pki_t0)
+    pki = _served_pki(pki_t0)
     database = lab_responder(create_app(pki, state_dir=directory)).state.database
     start = time.perf_counter()
     for serial in serials:
         database.lookup("intermediate", serial)
     return (time.perf_counter() - start) / len(serials) * 1e6
+
+
+def _served_pki(t0: dt.datetime) -> PKI:
+    """The PKI ``serve`` builds: the default one, from this installation's secret."""
+    spec = replace(PKISpec(), seed=installation_secret(None).value)
+    return build_pki(spec, base_url=BASE_URL, t0=t0)
 
 
 def _serve_cmd(directory: Path) -> list[str]:
@@ -106,7 +114,7 @@ def run() -> list[Figure]:
     wrk = _ensure_wrk()
     t0 = calendar_t0(dt.datetime.now(dt.UTC))
     work = Path(tempfile.mkdtemp(prefix="ocsp-lab-bench-live-"))
-    pki = build_pki(base_url=BASE_URL, t0=t0)
+    pki = _served_pki(t0)
     plain = ocsp_request(pki, ["server"])
     template = ocsp_request(pki, ["server"], nonce=b"\x00" * NONCE_LEN)
     small, large = work / "small", work / "large"
