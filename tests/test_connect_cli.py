@@ -169,3 +169,22 @@ def test_connect_to_nothing_is_one_line_and_exit_2(capsys: pytest.CaptureFixture
 def test_connect_refuses_a_bad_address(capsys: pytest.CaptureFixture[str], address: str) -> None:
     assert main(["connect", address]) == 2
     assert "expected HOST:PORT" in capsys.readouterr().err
+
+
+@pytest.mark.parametrize("command", ["connect", "listen"])
+def test_connect_and_listen_take_check_s_judging_options(command: str) -> None:
+    # One set of switches for every command that judges (lab/commands/judging.py).
+    from lab.cli import _parser
+
+    argv = {
+        "connect": ["connect", "127.0.0.1:1"],
+        "listen": ["listen", "--cert", "c", "--key", "k"],
+    }
+    args = _parser().parse_args(
+        [*argv[command], "--cc", "off", "--hard-fail", "--clock-skew", "90s", "--require-nonce"]
+    )
+    assert (args.cc, args.soft_fail, args.require_nonce) == ("off", False, True)
+    assert args.clock_skew.total_seconds() == 90
+    with pytest.raises(SystemExit) as refused:
+        _parser().parse_args([*argv[command], "--clock-skew", "1.5s"])
+    assert refused.value.code == 2

@@ -25,23 +25,14 @@ from cryptography import x509
 from lab.chain_check import ChainResult, CheckOptions, check_chain
 from lab.commands.certfiles import read_certificate, read_certificates, read_private_key
 from lab.commands.check import print_chain_result
+from lab.commands.judging import add_judging_arguments, duration, policy_of, validation_of
 from lab.errors import UsageError
-from lab.policy import Policy
 from lab.settings import CheckScope, HttpMethod, Stapling
-from lab.timespec import TimeSpecError, parse_duration
 from lab.tls.alerts import Alert
 from lab.tls.client import ClientResult, tls_connect
 from lab.tls.refusal import UNKNOWN_ISSUER, refusal_alert
-from lab.validator import ValidationOptions
 
 __all__ = ["parse_address", "register", "run"]
-
-
-def _duration(text: str) -> dt.timedelta:
-    try:
-        return parse_duration(text)
-    except TimeSpecError as exc:
-        raise argparse.ArgumentTypeError(str(exc)) from None
 
 
 def parse_address(text: str) -> tuple[str, int]:
@@ -100,13 +91,13 @@ def run(args: argparse.Namespace) -> int:
         raise UsageError("--require-nonce cannot be combined with --no-nonce")
     stapling = Stapling(args.stapling)
     options = CheckOptions(
-        policy=Policy(common_criteria=args.cc == "on", soft_fail=args.soft_fail),
+        policy=policy_of(args),
         check=CheckScope(args.check),
         hash_algorithm=args.hash,
         method=HttpMethod(args.method),
         nonce=not args.no_nonce,
         timeout=args.timeout.total_seconds(),
-        validation=ValidationOptions(require_nonce=args.require_nonce),
+        validation=validation_of(args),
         stapling=stapling,
     )
     if (args.cert is None) != (args.key is None):
@@ -186,9 +177,7 @@ def register(commands: Any) -> None:
     parser.add_argument(
         "--chain", action="append", default=[], metavar="FILE", help="its intermediates"
     )
-    parser.add_argument(
-        "--cc", choices=("on", "off"), default="on", help="Common Criteria mode (default on)"
-    )
+    add_judging_arguments(parser)  # --cc, --soft-fail/--hard-fail, --clock-skew, --require-nonce
     parser.add_argument(
         "--stapling",
         choices=[s.value for s in Stapling],
@@ -198,26 +187,14 @@ def register(commands: Any) -> None:
     parser.add_argument(
         "--check", choices=[c.value for c in CheckScope], default=CheckScope.CHAIN.value
     )
-    fail = parser.add_mutually_exclusive_group()
-    fail.add_argument(
-        "--soft-fail",
-        dest="soft_fail",
-        action="store_const",
-        const=True,
-        help="allow when no trustworthy answer comes (default: when --cc off)",
-    )
-    fail.add_argument("--hard-fail", dest="soft_fail", action="store_const", const=False)
     parser.add_argument("--hash", choices=("sha1", "sha256"), default="sha1", help="CertID hash")
     parser.add_argument("--method", choices=("post", "get"), default="post")
     parser.add_argument("--no-nonce", action="store_true", help="send no nonce")
     parser.add_argument(
-        "--require-nonce", action="store_true", help="refuse an answer without the nonce"
-    )
-    parser.add_argument(
         "--timeout",
-        type=_duration,
+        type=duration,
         default=dt.timedelta(seconds=5),
         help="per OCSP request; the handshake gets twice this (e.g. 5s, 500ms)",
     )
     parser.add_argument("--json", action="store_true", help="machine-readable output")
-    parser.set_defaults(handler=run, soft_fail=None)
+    parser.set_defaults(handler=run)

@@ -22,23 +22,15 @@ from cryptography import x509
 from lab.chain_check import ChainResult, CheckOptions, check_chain
 from lab.commands.certfiles import read_certificate, read_certificates, read_private_key
 from lab.commands.check import print_chain_result
+from lab.commands.judging import add_judging_arguments, duration, policy_of, validation_of
 from lab.errors import UsageError
-from lab.policy import Policy
 from lab.settings import CheckScope, HttpMethod
-from lab.timespec import TimeSpecError, parse_duration
 from lab.tls.alerts import Alert
 from lab.tls.record import ConnectionRecord
 from lab.tls.refusal import UNKNOWN_ISSUER, refusal_alert
 from lab.tls.server import TlsEndpoint
 
 __all__ = ["register", "run"]
-
-
-def _duration(text: str) -> dt.timedelta:
-    try:
-        return parse_duration(text)
-    except TimeSpecError as exc:
-        raise argparse.ArgumentTypeError(str(exc)) from None
 
 
 class _Listener:
@@ -102,11 +94,12 @@ def run(args: argparse.Namespace) -> int:
     if args.count < 0:
         raise UsageError(f"--count {args.count}: expected 0 (for ever) or more connections")
     options = CheckOptions(
-        policy=Policy(common_criteria=args.cc == "on", soft_fail=args.soft_fail),
+        policy=policy_of(args),
         check=CheckScope(args.check),
         hash_algorithm=args.hash,
         method=HttpMethod(args.method),
         timeout=args.timeout.total_seconds(),
+        validation=validation_of(args),
     )
     listener = _Listener(options, trust, args.json)
     try:
@@ -156,19 +149,14 @@ def register(commands: Any) -> None:
         metavar="FILE",
         help="trust store certificates: CAs, and designated OCSP signers for TRP (repeatable)",
     )
-    parser.add_argument(
-        "--cc", choices=("on", "off"), default="on", help="Common Criteria mode (default on)"
-    )
+    add_judging_arguments(parser)  # --cc, --soft-fail/--hard-fail, --clock-skew, --require-nonce
     parser.add_argument(
         "--check", choices=[c.value for c in CheckScope], default=CheckScope.CHAIN.value
     )
-    fail = parser.add_mutually_exclusive_group()
-    fail.add_argument("--soft-fail", dest="soft_fail", action="store_const", const=True)
-    fail.add_argument("--hard-fail", dest="soft_fail", action="store_const", const=False)
     parser.add_argument("--hash", choices=("sha1", "sha256"), default="sha1", help="CertID hash")
     parser.add_argument("--method", choices=("post", "get"), default="post")
     parser.add_argument(
-        "--timeout", type=_duration, default=dt.timedelta(seconds=5), help="per OCSP request"
+        "--timeout", type=duration, default=dt.timedelta(seconds=5), help="per OCSP request"
     )
     parser.add_argument("--json", action="store_true", help="one JSON object per connection")
-    parser.set_defaults(handler=run, soft_fail=None)
+    parser.set_defaults(handler=run)
