@@ -32,7 +32,7 @@ screenshots: $(STAMP)
 	$(BIN)/python -m tests.screenshots
 
 serve: $(STAMP)
-	$(BIN)/ocsp-lab serve $(SCENARIO) --out $(or $(OUT),out/serve)
+	$(BIN)/ocsp-lab serve $(SCENARIO) --out $(or $(OUT),out/serve) $(if $(HOST),--host $(HOST)) $(if $(PORT),--port $(PORT))
 
 # Mutation testing ([tool.mutmut] in pyproject.toml, docs/mutation-testing.md): the
 # validator's decision functions and the policy by default; MUTANTS='lab.validator.*' for all,

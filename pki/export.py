@@ -19,6 +19,7 @@ from __future__ import annotations
 import datetime as dt
 import os
 import stat
+import urllib.parse
 from pathlib import Path
 
 from cryptography.hazmat.primitives import hashes, serialization
@@ -113,6 +114,9 @@ def _readme(pki: PKI, database: CertificateDatabase, secret: LabSecret) -> str:
         if lossy
         else ""
     )
+    # OpenSSL's responder serves on the port the certificates' AIA names (80 for plain http)
+    base = urllib.parse.urlsplit(pki.base_url)
+    port = base.port or (443 if base.scheme == "https" else 80)
     return f"""{README_FIRST_LINE} — t0 {pki.t0.isoformat()}
 OCSP responder URL in the certificates (AIA): {pki.base_url}
 Keys and serials derived from: {secret.describe()}
@@ -137,7 +141,7 @@ Importing into a product under test (Cisco Unified CM as the example):
      as the OCSP Configured URI.
 
 Serving this PKI with OpenSSL instead of the lab:
-  openssl ocsp -port 8080 -index intermediate.index.txt -CA intermediate.pem \\
+  openssl ocsp -port {port} -index intermediate.index.txt -CA intermediate.pem \\
       -rsigner responder.pem -rkey responder.key
 Checking a certificate by hand:
   openssl ocsp -issuer intermediate.pem -cert server.pem -url {pki.base_url} \\

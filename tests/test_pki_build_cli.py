@@ -340,3 +340,33 @@ def test_serve_refuses_a_bad_secret_file(tmp_path: Path) -> None:
     proc = _serve(tmp_path, "--out", str(tmp_path / "o"), "--secret-file", str(secret))
     assert proc.returncode == 2
     assert f"{secret}: mode 0644 lets others read or change it" in _one_line(proc.stderr)
+
+
+def test_readme_commands_use_the_served_port(tmp_path: Path) -> None:
+    # `openssl ocsp -port` serves where the certificates' AIA points, not a fixed 8080.
+    out = tmp_path / "pki"
+    assert main(["pki", "build", "--out", str(out), "--base-url", "http://lab.example:9123/"]) == 0
+    readme = (out / "README.txt").read_text()
+    assert "openssl ocsp -port 9123 -index" in readme and "-port 8080" not in readme
+    assert "-url http://lab.example:9123/" in readme
+
+
+def test_serve_warns_when_the_aia_points_at_loopback_but_it_listens_elsewhere(
+    tmp_path: Path,
+) -> None:
+    with socket.socket() as probe:
+        probe.bind(("127.0.0.1", 0))
+        port = probe.getsockname()[1]
+    proc = subprocess.Popen(
+        [sys.executable, "-m", "lab", "serve", "--host", "0.0.0.0", "--port", str(port),
+         "--out", str(tmp_path / "o"), "--workers", "1", "--quiet"],
+        stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True,
+    )  # fmt: skip
+    try:
+        assert proc.stderr is not None
+        line = proc.stderr.readline()
+    finally:
+        proc.kill()
+        proc.wait(timeout=10)
+    assert line.startswith("warning: listening on 0.0.0.0 but the certificates' AIA points at")
+    assert "--host ADDRESS" in line

@@ -24,6 +24,7 @@ import datetime as dt
 import gc
 import logging
 import socket
+import sys
 import urllib.parse
 from pathlib import Path
 from typing import Any
@@ -190,6 +191,16 @@ def run(args: argparse.Namespace) -> int:
         kept = ""
     configure_logs(args.log_format, level=logging.WARNING if args.quiet else logging.INFO)
     print(f"PKI written to {out}/; AIA OCSP URL {base_url}{kept}", flush=True)
+    aia_host = urllib.parse.urlsplit(base_url).hostname or ""
+    if _is_loopback_name(aia_host) and not _is_loopback_name(host):
+        # A product on another machine would ask 127.0.0.1, that is, itself.
+        print(
+            f"warning: listening on {host or 'every address'} but the certificates' AIA points "
+            f"at {aia_host}, which a product on another machine cannot reach; pass "
+            "--host ADDRESS (or --base-url http://ADDRESS:PORT/)",
+            file=sys.stderr,
+            flush=True,
+        )
     print(f"Status page: http://{url_host}:{args.port}{ADMIN_PREFIX}/", flush=True)
     if args.tls is not None:
         endpoint = _tls_endpoint(args.scenario, lab_pki, host, args.tls)
@@ -271,6 +282,12 @@ def _tls_endpoint(scenario_path: str | None, lab_pki: Any, host: str, port: int)
     except OSError as exc:
         raise UsageError(f"--tls {port}: cannot listen ({exc.strerror})") from None
     return _TlsEndpoint(endpoint, f"presents {name}" + (", stapling" if staple else ""))
+
+
+def _is_loopback_name(host: str) -> bool:
+    from responder.admin_guard import is_loopback
+
+    return host == "localhost" or is_loopback(host)
 
 
 def _served_names(host: str, base_url: str) -> list[str]:
