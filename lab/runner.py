@@ -51,6 +51,7 @@ from pki import EPOCH, PKI, CertificateDatabase, build_pki
 from responder.app import LabResponder, create_app, lab_responder
 from responder.clock import FixedClock
 from responder.server import serve_on_a_free_port
+from responder.state import ResponderState
 
 __all__ = [
     "LabModeSession",
@@ -63,6 +64,21 @@ __all__ = [
 ]
 
 _HOST = "127.0.0.1"
+
+
+def apply_change(
+    state: ResponderState, action: Revoke | Hold | Release | SetFaults, now: dt.datetime
+) -> None:
+    """A step's change of the responder (its database or its faults), at ``now``."""
+    match action:
+        case Revoke(cert=cert, reason=reason):
+            state.revoke(cert, now, reason)
+        case Hold(cert=cert):
+            state.hold(cert, now)
+        case Release(cert=cert):
+            state.release(cert)
+        case SetFaults(faults=faults):
+            state.set_faults(faults)
 
 
 def mode_name(cc_on: bool) -> str:
@@ -169,17 +185,7 @@ class LabModeSession:
             self.trust.remove(cert)
 
     def change(self, action: Revoke | Hold | Release | SetFaults) -> None:
-        state = self.lab.responder.state
-        now = self.lab.clock.now
-        match action:
-            case Revoke(cert=cert, reason=reason):
-                state.revoke(cert, now, reason)
-            case Hold(cert=cert):
-                state.hold(cert, now)
-            case Release(cert=cert):
-                state.release(cert)
-            case SetFaults(faults=faults):
-                state.set_faults(faults)
+        apply_change(self.lab.responder.state, action, self.lab.clock.now)
 
     # ---- checks -----------------------------------------------------------------------
 

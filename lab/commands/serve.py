@@ -55,6 +55,34 @@ def _served(path: str | None) -> tuple[Any, Any, Any]:
     return scenario.responder, Lesson(scenario.title, scenario.about or ""), scenario.client
 
 
+def _timeline(
+    path: str | None, lab_pki: Any, database: Any, config: Any, out: Path, export: Any
+) -> Any:
+    """The scenario's steps on the real clock (lab.serve_timeline), or None without steps.
+
+    It changes the live state through a state object of its own, so that the
+    workers forked from this process never inherit a lock it may hold.
+    """
+    if path is None:
+        return None
+    from lab.scenario import load_scenario
+    from lab.serve_timeline import RealClockTimeline
+    from responder.app import served_identity
+    from responder.state import ResponderState
+
+    scenario = load_scenario(Path(path))
+    if not scenario.steps:
+        return None
+    state = ResponderState(
+        database,
+        config.faults,
+        directory=out,
+        identity=served_identity(lab_pki, database, config),
+    )
+    state.on_records(export)
+    return RealClockTimeline(scenario, state)
+
+
 def responder_config(path: str | None, replay: str | None) -> Any:
     """The scenario's ``[responder]``; ``--replay FILE`` serves that capture instead."""
     from dataclasses import replace
@@ -178,6 +206,7 @@ def run(args: argparse.Namespace) -> int:
         for ca in cas:
             write_index(state.database, ca, out, now=now)  # kept state, not the scenario's
         state.on_records(export)
+        timeline = _timeline(args.scenario, lab_pki, database, config, out, export)
     except StateError as exc:
         raise UsageError(str(exc)) from None
     except OSError as exc:
@@ -229,6 +258,8 @@ def run(args: argparse.Namespace) -> int:
     # only what requests allocate, not ~10^5 long-lived objects (a p99 in tens of ms).
     gc.collect()
     gc.freeze()
+    if timeline is not None:
+        timeline.start()  # in this (the master) process: each change once, for every worker
     gunicorn_application(served, options).run()
     return 0
 
