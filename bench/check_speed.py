@@ -10,9 +10,7 @@ Goal (issue 10): under 50 ms end to end.
 
 from __future__ import annotations
 
-import contextlib
 import datetime as dt
-import io
 import statistics
 import subprocess
 import sys
@@ -20,9 +18,8 @@ import tempfile
 import time
 from pathlib import Path
 
-from bench.report import Figure
+from bench.report import Figure, cli_milliseconds
 from bench.responder_load import _free_port
-from lab.cli import main
 from pki import CertificateDatabase, build_pki, calendar_t0, write_pki
 from responder.app import create_app
 from responder.server import InProcessServer
@@ -45,14 +42,7 @@ def run() -> list[Figure]:
         d = work / "pki"
         argv = ["check", str(d / "server.pem"), "--issuer", str(d / "intermediate.pem"),
                 "--trust", str(d / "root.pem"), "--cc", "on", "--json"]  # fmt: skip
-        samples = []
-        for _ in range(CHECKS):
-            out = io.StringIO()
-            start = time.perf_counter()
-            with contextlib.redirect_stdout(out):
-                code = main(argv)
-            samples.append((time.perf_counter() - start) * 1000)
-            assert code == 0, out.getvalue()
+        samples = cli_milliseconds(argv, CHECKS)
         samples.sort()
         process = []
         for _ in range(5):

@@ -11,7 +11,7 @@ from collections.abc import Callable
 from dataclasses import dataclass
 from pathlib import Path
 
-__all__ = ["Figure", "median_seconds", "write_results"]
+__all__ = ["Figure", "cli_milliseconds", "median_seconds", "percentile", "write_results"]
 
 RESULTS = Path(__file__).with_name("results.md")
 
@@ -32,6 +32,35 @@ def median_seconds(action: Callable[[], object], *, runs: int = 7) -> float:
         action()
         samples.append(time.perf_counter() - start)
     return statistics.median(samples)
+
+
+def cli_milliseconds(argv: list[str], runs: int) -> list[float]:
+    """``ocsp-lab ARGV`` run ``runs`` times in this process: each run's wall time, in ms.
+
+    Its output is kept from the terminal; a run that does not exit 0 stops the
+    bench with that output (a figure of failing runs would mean nothing).
+    """
+    import contextlib
+    import io
+
+    from lab.cli import main
+
+    samples = []
+    for _ in range(runs):
+        out = io.StringIO()
+        start = time.perf_counter()
+        with contextlib.redirect_stdout(out):
+            code = main(argv)
+        samples.append((time.perf_counter() - start) * 1000)
+        if code != 0:
+            raise RuntimeError(f"ocsp-lab {' '.join(argv)} exited {code}:\n{out.getvalue()}")
+    return samples
+
+
+def percentile(samples: list[float], fraction: float) -> float:
+    """The sample at ``fraction`` of the sorted samples (0.5: the median, 0.99: p99)."""
+    ordered = sorted(samples)
+    return ordered[min(len(ordered) - 1, int(len(ordered) * fraction))]
 
 
 def machine() -> str:

@@ -12,18 +12,15 @@ the OpenSSL command line doing the same work as two processes:
 
 from __future__ import annotations
 
-import contextlib
 import datetime as dt
-import io
 import statistics
 import subprocess
 import tempfile
 import time
 from pathlib import Path
 
-from bench.report import Figure
+from bench.report import Figure, cli_milliseconds, percentile
 from bench.responder_load import _free_port
-from lab.cli import main
 from lab.tls import StapleSource, TlsEndpoint
 from pki import CertificateDatabase, build_pki, calendar_t0, write_pki
 from responder.app import create_app
@@ -34,23 +31,6 @@ __all__ = ["run"]
 SECTION = "TLS handshake with OCSP (connect)"
 CONNECTIONS = 100
 OPENSSL_RUNS = 10
-
-
-def _percentile(samples: list[float], fraction: float) -> float:
-    ordered = sorted(samples)
-    return ordered[min(len(ordered) - 1, int(len(ordered) * fraction))]
-
-
-def _connect(argv: list[str]) -> list[float]:
-    samples = []
-    for _ in range(CONNECTIONS):
-        out = io.StringIO()
-        start = time.perf_counter()
-        with contextlib.redirect_stdout(out):
-            code = main(argv)
-        samples.append((time.perf_counter() - start) * 1000)
-        assert code == 0, out.getvalue()
-    return samples
 
 
 def run() -> list[Figure]:
@@ -70,8 +50,10 @@ def run() -> list[Figure]:
             leaf, pki["server"].private_key, [intermediate], staple=staple, idle_timeout=0.2
         ) as endpoint:
             base = ["connect", f"127.0.0.1:{endpoint.port}", "--trust", str(d / "root.pem")]
-            asking = _connect([*base, "--json"])
-            stapled = _connect([*base, "--stapling", "use", "--check", "leaf", "--json"])
+            asking = cli_milliseconds([*base, "--json"], CONNECTIONS)
+            stapled = cli_milliseconds(
+                [*base, "--stapling", "use", "--check", "leaf", "--json"], CONNECTIONS
+            )
             openssl = []
             for _ in range(OPENSSL_RUNS):
                 start = time.perf_counter()
@@ -91,11 +73,11 @@ def run() -> list[Figure]:
     return [
         Figure(SECTION, "connect: handshake + OCSP of leaf and intermediate, p50",
                f"{statistics.median(asking):.1f} ms", "",
-               f"p99 {_percentile(asking, 0.99):.1f} ms over {CONNECTIONS}; TLS 1.3, EC P-256, "
+               f"p99 {percentile(asking, 0.99):.1f} ms over {CONNECTIONS}; TLS 1.3, EC P-256, "
                "POST with nonce, in process, endpoint and responder on 127.0.0.1"),
         Figure(SECTION, "connect --stapling use --check leaf (the staple; nothing asked), p50",
                f"{statistics.median(stapled):.1f} ms", "",
-               f"p99 {_percentile(stapled, 0.99):.1f} ms over {CONNECTIONS}"),
+               f"p99 {percentile(stapled, 0.99):.1f} ms over {CONNECTIONS}"),
         Figure(SECTION, "openssl s_client, then openssl ocsp on the leaf (median)",
                f"{statistics.median(openssl):.0f} ms", "",
                f"two processes per connection, {OPENSSL_RUNS} runs; process start-up included"),

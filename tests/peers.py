@@ -46,18 +46,7 @@ def openssl_ocsp_responder(
     # OpenSSL prints "ACCEPT [::]:PORT" on stdout and the rest on stderr: read both.
     proc = subprocess.Popen(cmd, cwd=directory, stdout=subprocess.PIPE, stderr=subprocess.STDOUT)
     try:
-        assert proc.stdout is not None
-        fd = proc.stdout.fileno()
-        os.set_blocking(fd, False)
-        seen = b""
-        deadline = time.monotonic() + 10
-        while (match := _ACCEPT.search(seen)) is None:
-            if time.monotonic() > deadline or proc.poll() is not None:
-                raise RuntimeError(f"openssl ocsp did not start: {seen.decode(errors='replace')}")
-            ready, _, _ = select.select([fd], [], [], 0.1)
-            if ready:
-                seen += os.read(fd, 4096)
-        yield f"http://127.0.0.1:{int(match.group(1))}/"
+        yield f"http://127.0.0.1:{_port_from(proc, 'openssl ocsp')}/"
     finally:
         proc.kill()
         proc.wait(timeout=10)
