@@ -20,6 +20,7 @@ from lab.chain_check import ChainResult, CheckOptions, check_chain
 from lab.commands.certfiles import read_certificate, read_certificates
 from lab.commands.judging import (
     add_judging_arguments,
+    add_trust_argument,
     duration,
     exit_code,
     policy_of,
@@ -124,13 +125,7 @@ def register(commands: Any) -> None:
     parser.add_argument(
         "--url", help="ask this responder (the configured URI) instead of the AIA OCSP URLs"
     )
-    parser.add_argument(
-        "--trust",
-        action="append",
-        default=[],
-        metavar="FILE",
-        help="trust store certificates: CAs, and designated OCSP signers for TRP (repeatable)",
-    )
+    add_trust_argument(parser)
     parser.add_argument(
         "--chain",
         action="append",

@@ -25,7 +25,13 @@ from cryptography import x509
 from lab.chain_check import ChainResult, CheckOptions, check_chain
 from lab.commands.certfiles import read_certificate, read_certificates, read_private_key
 from lab.commands.check import print_chain_result
-from lab.commands.judging import add_judging_arguments, duration, policy_of, validation_of
+from lab.commands.judging import (
+    add_judging_arguments,
+    add_trust_argument,
+    duration,
+    policy_of,
+    validation_of,
+)
 from lab.errors import UsageError
 from lab.settings import CheckScope, HttpMethod, Stapling
 from lab.tls.alerts import Alert
@@ -163,13 +169,7 @@ def register(commands: Any) -> None:
         "calls for. Exit 0 allowed, 1 refused, 2 bad usage or nothing to connect to.",
     )
     parser.add_argument("address", metavar="HOST:PORT", help="the TLS server")
-    parser.add_argument(
-        "--trust",
-        action="append",
-        default=[],
-        metavar="FILE",
-        help="trust store certificates: CAs, and designated OCSP signers for TRP (repeatable)",
-    )
+    add_trust_argument(parser)
     parser.add_argument(
         "--cert", metavar="FILE", help="present this client certificate (mutual TLS)"
     )

@@ -39,7 +39,13 @@ from cryptography.hazmat.primitives import hashes
 from lab.capture import Capture, CaptureKind, HttpMessage, sniff
 from lab.commands.certfiles import capture_der, read_capture, read_certificate, read_certificates
 from lab.commands.check import format_evidence
-from lab.commands.judging import add_judging_arguments, exit_code, policy_of, validation_of
+from lab.commands.judging import (
+    add_judging_arguments,
+    add_trust_argument,
+    exit_code,
+    policy_of,
+    validation_of,
+)
 from lab.errors import UsageError
 from lab.evidence import CheckFailure, ErrorCode, Evidence, Step, StepOutcome, error_evidence
 from lab.ocsp_request import OCSPRequest
@@ -461,9 +467,7 @@ def register(commands: Any) -> None:
     parser.add_argument("--request", metavar="FILE", help="the captured request (nonce, CertID)")
     parser.add_argument("--issuer", metavar="CERT", help="the issuing CA of the certificate")
     parser.add_argument("--cert", metavar="CERT", help="the certificate asked about")
-    parser.add_argument(
-        "--trust", action="append", default=[], metavar="FILE", help="trust store (repeatable)"
-    )
+    add_trust_argument(parser)
     parser.add_argument(
         "--at", type=_at, help="judge as of this time (ISO 8601, UTC; default: now)"
     )

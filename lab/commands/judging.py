@@ -25,6 +25,7 @@ from lab.validator import ValidationOptions
 
 __all__ = [
     "add_judging_arguments",
+    "add_trust_argument",
     "duration",
     "exit_code",
     "policy_of",
@@ -40,6 +41,17 @@ def duration(text: str) -> dt.timedelta:
         return parse_duration(text)
     except TimeSpecError as exc:
         raise argparse.ArgumentTypeError(str(exc)) from None
+
+
+def add_trust_argument(parser: Any) -> None:
+    """``--trust FILE`` (repeatable): the trust store, as ``[client].trust`` names it."""
+    parser.add_argument(
+        "--trust",
+        action="append",
+        default=[],
+        metavar="FILE",
+        help="trust store certificates: CAs, and designated OCSP signers for TRP (repeatable)",
+    )
 
 
 def add_judging_arguments(parser: Any) -> None:

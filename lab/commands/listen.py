@@ -22,7 +22,13 @@ from cryptography import x509
 from lab.chain_check import ChainResult, CheckOptions, check_chain
 from lab.commands.certfiles import read_certificate, read_certificates, read_private_key
 from lab.commands.check import print_chain_result
-from lab.commands.judging import add_judging_arguments, duration, policy_of, validation_of
+from lab.commands.judging import (
+    add_judging_arguments,
+    add_trust_argument,
+    duration,
+    policy_of,
+    validation_of,
+)
 from lab.errors import UsageError
 from lab.settings import CheckScope, HttpMethod
 from lab.tls.alerts import Alert
@@ -142,13 +148,7 @@ def register(commands: Any) -> None:
     parser.add_argument(
         "--count", type=int, default=0, help="stop after this many connections (0: never)"
     )
-    parser.add_argument(
-        "--trust",
-        action="append",
-        default=[],
-        metavar="FILE",
-        help="trust store certificates: CAs, and designated OCSP signers for TRP (repeatable)",
-    )
+    add_trust_argument(parser)
     add_judging_arguments(parser)  # --cc, --soft-fail/--hard-fail, --clock-skew, --require-nonce
     parser.add_argument(
         "--check", choices=[c.value for c in CheckScope], default=CheckScope.CHAIN.value
