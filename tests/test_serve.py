@@ -14,6 +14,7 @@ from contextlib import contextmanager
 from pathlib import Path
 
 import pytest
+from cryptography import x509
 
 from responder.app import ADMIN_PREFIX
 from tests.peers import openssl_ocsp_client
@@ -85,6 +86,11 @@ def test_serve_answers_changes_live_and_keeps_state_across_restart(tmp_path: Pat
             assert json.load(response)["status"] == "revoked"
         # Both workers must see it: ask several times (each may land on either).
         assert {_status(out, url) for _ in range(6)} == {("revoked", True)}
+        # The exported CA database follows: `openssl ocsp -index` on out/ agrees with the lab.
+        serial = x509.load_pem_x509_certificate((out / "server.pem").read_bytes()).serial_number
+        rows = (out / "intermediate.index.txt").read_text().splitlines()
+        (row,) = [r for r in rows if int(r.split("\t")[3], 16) == serial]
+        assert row.startswith("R\t") and row.split("\t")[2].endswith(",keyCompromise")
 
         with urllib.request.urlopen(f"{url.rstrip('/')}{ADMIN_PREFIX}/", timeout=10) as page:
             html = page.read().decode()
