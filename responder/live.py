@@ -31,6 +31,7 @@ from typing import Any
 
 from pki.spec import REASONS, Profile
 from responder.app import LabResponder
+from responder.connections import connections_mark, recent_connections
 from responder.fault_table import FAULT_KEYS, describe_faults, faults_to_json
 from responder.requestlog import RequestLogEntry
 from responder.timespec import format_duration
@@ -203,6 +204,7 @@ def _story(responder: LabResponder, entry_id: int, entry: RequestLogEntry) -> di
     story: dict[str, Any] = {
         "id": entry_id,
         "at": plain_time(entry.at),
+        "t": entry.at.timestamp(),  # to the microsecond: beside the TLS connection it served
         "client": entry.client,
         "method": entry.method,
         "asked": asked,
@@ -244,6 +246,7 @@ def feed(responder: LabResponder, after: int, *, first: bool = False) -> dict[st
         "faults_catalog": _fault_catalog(),
         "reasons": list(REASONS),
         "requests": stories,
+        "connections": recent_connections(responder),
     }
 
 
@@ -253,7 +256,8 @@ def news(responder: LabResponder, after: int, seen: tuple[int, str]) -> tuple[in
     newest = responder.requests.entries_after(after)
     now = (
         newest[-1][0] if newest else after,
-        f"{responder.state.database.version}/{json.dumps(faults_to_json(responder.state.faults))}",
+        f"{responder.state.database.version}/{json.dumps(faults_to_json(responder.state.faults))}"
+        f"/tls{connections_mark(responder)}",
     )
     return None if now == seen else now
 

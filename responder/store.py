@@ -42,8 +42,10 @@ from pki import CertificateDatabase, PKIError, Record
 from pki.spec import RecordStatus
 
 __all__ = [
+    "CONNECTION_LOG_ROWS",
     "REQUEST_LOG_ROWS",
     "STATE_DB",
+    "ConnectionLog",
     "LiveDatabase",
     "LiveStore",
     "StateError",
@@ -54,6 +56,8 @@ STATE_DB = "state.sqlite3"
 _FORMAT = "ocsp-lab live state/2"
 #: The newest request-log rows kept (the status page shows the last 200).
 REQUEST_LOG_ROWS = 2000
+#: The newest TLS-connection rows kept (``serve --tls``; the status page shows the last 30).
+CONNECTION_LOG_ROWS = 500
 #: At most this many queued entries are written per flush; under load the
 #: oldest of a burst are left out of the shared view (each still has its log line).
 _FLUSH_BATCH = 500
@@ -85,6 +89,10 @@ CREATE TABLE IF NOT EXISTS signed (  -- certificates signed from a CSR (pki sign
 CREATE TABLE IF NOT EXISTS requests (
     id INTEGER PRIMARY KEY,
     entry TEXT NOT NULL              -- the entry's JSON (RequestLogEntry.to_json)
+);
+CREATE TABLE IF NOT EXISTS connections (  -- serve --tls: one row per TLS connection (ConnectionLog)
+    id INTEGER PRIMARY KEY,
+    entry TEXT NOT NULL              -- a JSON object: what the endpoint saw, in words too
 );
 """
 
@@ -225,6 +233,8 @@ class LiveStore:
         self._data_version = -1
         self._version = 0
         self._faults_json: dict[str, Any] = faults_json
+        #: The TLS-connection log, read by the status page of every worker.
+        self.connections = ConnectionLog(self.path)
         try:
             self._open(identity, base, faults_json)
         except sqlite3.DatabaseError as exc:
@@ -259,6 +269,7 @@ class LiveStore:
                 cursor.execute("DELETE FROM records")
                 cursor.execute("DELETE FROM signed")
                 cursor.execute("DELETE FROM requests")
+                cursor.execute("DELETE FROM connections")
                 cursor.executemany(
                     f"INSERT INTO records ({_COLUMNS}) VALUES (?, ?, ?, ?, ?, ?, ?, ?)",
                     (_row(r) for r in base.records()),
@@ -380,6 +391,71 @@ class LiveStore:
             rows = self._db.log.execute(
                 "SELECT id, entry FROM requests WHERE id > ? ORDER BY id DESC LIMIT ?",
                 (after, limit),
+            ).fetchall()
+        return [(int(row[0]), json.loads(row[1])) for row in reversed(rows)]
+
+    def close(self) -> None:
+        self._db.close()
+        self.connections.close()
+
+
+class ConnectionLog:
+    """The TLS connections ``serve --tls`` saw, one JSON object a row, in the live-state file.
+
+    The endpoint runs in gunicorn's master process and each worker's status
+    page reads the rows, as the request log is shared. An entry is plain JSON
+    (the responder never imports the lab): whatever the writer put in it, the
+    page shows. Each :meth:`add` is committed before it returns, so every
+    worker's next look sees it; like the request log it is a view for people
+    (``synchronous = OFF``: no fsync per connection) and keeps the newest
+    :data:`CONNECTION_LOG_ROWS`.
+
+    Its own connections and lock: the master's endpoint threads write through
+    an object of their own, so a worker forked while one of them holds a lock
+    never inherits that lock in an object it uses.
+    """
+
+    def __init__(self, path: Path) -> None:
+        self.path = Path(path)
+        self._db = _Connections(self.path)
+
+    def add(self, entry: dict[str, Any]) -> int:
+        """Store one connection's entry (JSON-ready); its id (ids only grow)."""
+        with self._db.lock:
+            try:
+                db = self._db.log
+                db.execute("BEGIN IMMEDIATE")
+                try:
+                    cursor = db.execute(
+                        "INSERT INTO connections (entry) VALUES (?)",
+                        (json.dumps(entry, separators=(",", ":")),),
+                    )
+                    row_id = int(cursor.lastrowid or 0)
+                    db.execute(
+                        "DELETE FROM connections WHERE id <= ?", (row_id - CONNECTION_LOG_ROWS,)
+                    )
+                    db.execute("COMMIT")
+                except sqlite3.Error:
+                    with contextlib.suppress(sqlite3.Error):
+                        db.execute("ROLLBACK")
+                    raise
+            except sqlite3.Error as exc:
+                raise StorageError(
+                    f"{self.path}: the TLS connection could not be logged ({exc})"
+                ) from None
+        return row_id
+
+    def newest_id(self) -> int:
+        """The id of the newest row (0: none yet): what a page compares to see news."""
+        with self._db.lock:
+            row = self._db.log.execute("SELECT MAX(id) FROM connections").fetchone()
+        return int(row[0] or 0)
+
+    def recent(self, limit: int) -> list[tuple[int, dict[str, Any]]]:
+        """The newest ``limit`` entries with their ids, oldest first."""
+        with self._db.lock:
+            rows = self._db.log.execute(
+                "SELECT id, entry FROM connections ORDER BY id DESC LIMIT ?", (limit,)
             ).fetchall()
         return [(int(row[0]), json.loads(row[1])) for row in reversed(rows)]
 

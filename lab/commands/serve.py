@@ -232,7 +232,11 @@ def run(args: argparse.Namespace) -> int:
         )
     print(f"Status page: http://{url_host}:{args.port}{ADMIN_PREFIX}/", flush=True)
     if args.tls is not None:
-        endpoint = _tls_endpoint(args.scenario, lab_pki, host, args.tls)
+        from responder.store import ConnectionLog
+
+        # The page's TLS section: rows written by this (master) process, read by every worker.
+        table = ConnectionLog(state.store.path) if state.store is not None else None
+        endpoint = _tls_endpoint(args.scenario, lab_pki, host, args.tls, table)
         endpoint.start()  # in the master: the workers, forked after, never accept on it
         print(f"TLS endpoint: {url_host}:{endpoint.port} {endpoint.describe}", flush=True)
     options = {
@@ -276,13 +280,17 @@ class _TlsEndpoint:
         self.endpoint.start()
 
 
-def _tls_endpoint(scenario_path: str | None, lab_pki: Any, host: str, port: int) -> _TlsEndpoint:
+def _tls_endpoint(
+    scenario_path: str | None, lab_pki: Any, host: str, port: int, table: Any = None
+) -> _TlsEndpoint:
     """A TLS endpoint presenting the served scenario's leaf (its first ``expect.cert``).
 
     It staples the responder's answer when the scenario says ``[tls] staple``,
     fetched from the certificate's AIA (this responder) on the real clock, and
-    logs each connection (``responder.tls``: what the peer did).
+    logs each connection (``responder.tls``: what the peer did, in words) and
+    stores it in ``table`` for the status page (:mod:`lab.connection_story`).
     """
+    from lab.connection_story import connection_listener
     from lab.scenario import load_scenario
     from lab.tls import StapleSource, TlsEndpoint
 
@@ -293,7 +301,6 @@ def _tls_endpoint(scenario_path: str | None, lab_pki: Any, host: str, port: int)
         staple = scenario.tls.staple
     chain = [c.certificate for c in lab_pki.chain(name)]
     issued = lab_pki[name]
-    log = logging.getLogger("responder.tls")
     source = (
         StapleSource(chain[0], chain[1] if len(chain) > 1 else chain[0],
                      now=lambda: dt.datetime.now(dt.UTC))
@@ -308,7 +315,9 @@ def _tls_endpoint(scenario_path: str | None, lab_pki: Any, host: str, port: int)
             host=host,
             port=port,
             staple=source,
-            on_connection=lambda record: log.info("tls %s", record.describe()),
+            on_connection=connection_listener(
+                name, issued.certificate.subject.rfc4514_string(), table
+            ),
         )
     except OSError as exc:
         raise UsageError(f"--tls {port}: cannot listen ({exc.strerror})") from None

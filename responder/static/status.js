@@ -260,6 +260,85 @@
     while (box.children.length > 60) box.lastElementChild.remove();
   }
 
+  // ---- TLS connections, beside the OCSP requests they caused ---------------------------
+
+  // A request belongs to a connection when it was answered while the connection lasted
+  // (the staple fetched for it, or the peer's own OCSP check); a little slack each side.
+  const SLACK_S = 0.3;
+  const requestsSeen = new Map();  // request id -> {t, label}
+  const connsSeen = new Map();     // connection id -> {conn, caused, tagged}
+
+  function connection(conn) {
+    const kind = conn.outcome === "completed" ? "completed" : conn.refused ? "refused" : "other";
+    const mark = kind === "completed" ? "✔ " : kind === "refused" ? "✖ " : "• ";
+    const bits = [conn.staple_words];
+    if (conn.protocol) bits.push(conn.protocol);
+    bits.push(conn.ms + " ms");
+    const caused = el("div", { class: "caused small" });
+    const node = el("div", { class: "conn conn-" + kind + " fresh", id: "conn-" + conn.id,
+      "data-id": String(conn.id) },
+      el("div", { class: "line" },
+        el("span", {}, conn.at),
+        el("span", {}, conn.peer + " connected; the endpoint presented " + conn.presented),
+        el("span", { class: "small" }, bits.join(" · "))),
+      el("div", { class: "did" }, el("span", { class: "verdict " +
+        (kind === "completed" ? "allowed" : kind === "refused" ? "refused" : "") }, mark),
+        conn.words),
+      caused);
+    return { conn, node, caused };
+  }
+
+  function relate() {
+    for (const row of connsSeen.values()) {
+      const from = row.conn.t_start - SLACK_S;
+      const to = row.conn.t_end + SLACK_S;
+      const ids = [...requestsSeen.entries()].filter(([, r]) => r.t >= from && r.t <= to)
+        .map(([id]) => id).sort((a, b) => a - b);
+      const key = ids.join(",");
+      if (row.shown === key) continue;
+      row.shown = key;
+      if (!ids.length) {
+        row.caused.replaceChildren("no OCSP request reached the responder while it lasted");
+        continue;
+      }
+      row.caused.replaceChildren("OCSP requests while it lasted: ");
+      ids.forEach((id, i) => {
+        if (i) row.caused.append(" · ");
+        row.caused.append(el("a", { href: "#req-" + id }, requestsSeen.get(id).label));
+        const story = document.getElementById("req-" + id);
+        if (story && !story.querySelector(".during")) {
+          story.querySelector("summary").append(el("div", { class: "during small" },
+            "↔ during the TLS connection from " + row.conn.peer + " at " + row.conn.at +
+            " (" + row.conn.words + ")"));
+        }
+      });
+    }
+  }
+
+  function showConnections(doc) {
+    const box = document.getElementById("connections");
+    const conns = doc.connections || [];
+    for (const old of box.querySelectorAll(".conn.fresh")) old.classList.remove("fresh");
+    for (const conn of conns) {
+      if (connsSeen.has(conn.id)) continue;
+      const empty = box.querySelector(".empty");
+      if (empty) empty.remove();
+      const row = connection(conn);
+      connsSeen.set(conn.id, row);
+      box.prepend(row.node);
+    }
+    while (box.children.length > 30) {
+      const gone = box.lastElementChild;
+      connsSeen.delete(Number(gone.dataset.id));
+      gone.remove();
+    }
+    for (const req of doc.requests) {
+      const asked = req.asked.map((a) => a.name || "serial " + a.serial).join(", ");
+      requestsSeen.set(req.id, { t: req.t, label: req.at + " " + (asked || "?") + ": " + req.answer });
+    }
+    relate();
+  }
+
   // ---- live ---------------------------------------------------------------------------
 
   function apply(doc) {
@@ -267,6 +346,7 @@
     showPki(doc.state, doc.reasons);
     showFaults(doc);
     showRequests(doc);
+    showConnections(doc);
     last = Math.max(last, doc.last);
   }
 
