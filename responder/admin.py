@@ -14,7 +14,8 @@ JSON API (``/~admin/…``):
                            ``null`` turns a fault off
 ``DELETE faults``          clears every fault
 ``POST sign``               ``{"csr": PEM, "issuer": …, "profile": …, "name": …}``: the
-                           certificate (PEM, 201), filed as good (:mod:`responder.issue`)
+                           certificate (PEM, 201), filed as good (:mod:`responder.issue`);
+                           or the page's multipart form (:mod:`responder.csr_upload`)
 ``GET  requests``          the last requests, decoded
 ``GET  live?after=ID``     the page's feed (:func:`responder.live.feed`): lesson, state,
                            the requests after ``ID`` as stories, judged
@@ -53,6 +54,7 @@ from pki.csr import SignProfile
 from pki.spec import REASONS
 from responder.app import ADMIN_PREFIX, LabResponder, lab_responder
 from responder.config import Faults
+from responder.csr_upload import CsrUpload, signed_answer, upload_from_form
 from responder.fault_table import FaultValueError, faults_from_json, faults_to_json
 from responder.issue import issue_from_csr
 from responder.live import SLOTS, event_frames, feed, state_document
@@ -191,12 +193,45 @@ def _done(result: dict[str, Any]) -> Response:
 def sign() -> Response:
     """``{"csr": PEM, "issuer": …, "profile": …, "name": …}`` → the certificate, PEM.
 
-    A JSON body only: the admin guard's CSRF rule then holds without a form
-    (a cross-site page cannot send JSON without a CORS preflight).
+    A JSON body (the API), or the status page's multipart form
+    (:mod:`responder.csr_upload`), which the admin guard has checked like
+    every form POST: its CSRF token, its Origin.
     """
     responder = lab_responder()
-    if not request.is_json:
-        abort(415, 'expected a JSON body {"csr": "-----BEGIN CERTIFICATE REQUEST-----…"}')
+    form = request.mimetype == "multipart/form-data"
+    if form:
+        upload = upload_from_form(request)
+    elif request.is_json:
+        upload = _json_upload()
+    else:
+        abort(
+            415,
+            'expected a JSON body {"csr": "-----BEGIN CERTIFICATE REQUEST-----…"} '
+            "or the page's multipart form",
+        )
+    try:
+        signed, record = issue_from_csr(
+            responder.pki,
+            responder.state,
+            upload.csr,
+            issuer=upload.issuer,
+            profile=upload.profile,
+            now=responder.clock(),
+            name=upload.name,
+        )
+    except StateError as exc:
+        abort(400, str(exc))
+    admin_action("sign", request.remote_addr, name=record.name, status=record.status.value)
+    if form:
+        return signed_answer(request, signed, record)
+    pem = signed.certificate.public_bytes(Encoding.PEM)
+    answer = Response(pem, status=201, content_type="application/x-pem-file")
+    answer.headers["X-Ocsp-Lab-Name"] = record.name or ""
+    return answer
+
+
+def _json_upload() -> CsrUpload:
+    """The JSON body's fields, or a 400 naming the field and what it expects."""
     args = _arguments()
     csr = args.get("csr")
     issuer = args.get("issuer", "intermediate")
@@ -210,23 +245,7 @@ def sign() -> Response:
         abort(400, f"profile: expected one of {', '.join(SignProfile)}, found {profile!r}")
     if name is not None and not isinstance(name, str):
         abort(400, f"name: expected a string, found {name!r}")
-    try:
-        signed, record = issue_from_csr(
-            responder.pki,
-            responder.state,
-            csr.encode(),
-            issuer=issuer,
-            profile=SignProfile(profile),
-            now=responder.clock(),
-            name=name,
-        )
-    except StateError as exc:
-        abort(400, str(exc))
-    admin_action("sign", request.remote_addr, name=record.name, status=record.status.value)
-    pem = signed.certificate.public_bytes(Encoding.PEM)
-    answer = Response(pem, status=201, content_type="application/x-pem-file")
-    answer.headers["X-Ocsp-Lab-Name"] = record.name or ""
-    return answer
+    return CsrUpload(csr.encode(), issuer, SignProfile(profile), name)
 
 
 def _known(responder: LabResponder, name: object) -> bool:

@@ -32,6 +32,7 @@ from typing import Any
 from pki.spec import REASONS, Profile
 from responder.app import LabResponder
 from responder.connections import connections_mark, recent_connections
+from responder.csr_upload import signed_rows
 from responder.fault_table import FAULT_KEYS, describe_faults, faults_to_json
 from responder.requestlog import RequestLogEntry
 from responder.timespec import format_duration
@@ -115,6 +116,7 @@ def _tree(responder: LabResponder) -> list[dict[str, Any]]:
                 "signs_for": signs_for,
             }
         )
+    rows += signed_rows(responder, _ROLE_WORDS["leaf"])  # uploaded CSRs, under their issuer
     return _tree_order(rows)
 
 

@@ -339,6 +339,41 @@
     relate();
   }
 
+  // ---- CSR upload: the form's POST, answered with the certificate --------------------
+
+  function signCsr(form) {
+    const result = document.getElementById("csr-result");
+    form.addEventListener("submit", async (event) => {
+      event.preventDefault();  // without script the form posts and the PEM downloads
+      result.replaceChildren(el("p", {}, "signing…"));
+      let answer;
+      let doc = null;
+      try {
+        // The page's CSRF token travels in the form (the guard's double submit).
+        answer = await fetch(form.action, { method: "POST", body: new FormData(form),
+          headers: { Accept: "application/json" }, credentials: "same-origin" });
+        doc = await answer.json();
+      } catch (err) {
+        answer = answer || { ok: false, status: "no answer" };
+      }
+      if (!answer.ok || !doc) {
+        const why = doc && doc.error ? doc.error : "HTTP " + answer.status;
+        result.replaceChildren(el("p", { class: "refusal" }, "✖ Refused: " + why));
+        say("Refused: " + why, false);
+        return;
+      }
+      const link = el("a", { download: doc.name + ".pem", id: "csr-download",
+        href: URL.createObjectURL(new Blob([doc.pem], { type: "application/x-pem-file" })) },
+        "download " + doc.name + ".pem");
+      result.replaceChildren(
+        el("p", {}, "✔ Signed by " + doc.issuer + " as ", el("b", {}, doc.name),
+          " (serial ", el("code", {}, doc.serial), ", " + doc.subject + "): status ",
+          statusWord(doc.status), " · ", link),
+        el("pre", { id: "csr-pem", class: "pem" }, doc.pem));
+      say("signed " + doc.name + ": now " + doc.status, true);
+    });
+  }
+
   // ---- live ---------------------------------------------------------------------------
 
   function apply(doc) {
@@ -384,6 +419,8 @@
     });
   }
 
+  const csrForm = document.getElementById("csr-form");
+  if (csrForm) signCsr(csrForm);
   const first = document.getElementById("first-feed");
   if (first) apply(JSON.parse(first.textContent));
   stream();
