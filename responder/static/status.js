@@ -262,11 +262,12 @@
 
   // ---- TLS connections, beside the OCSP requests they caused ---------------------------
 
-  // A request belongs to a connection when it was answered while the connection lasted
-  // (the staple fetched for it, or the peer's own OCSP check); a little slack each side.
-  const SLACK_S = 0.3;
+  // A request belongs to the connection it was answered during (the staple fetched for
+  // it, or the peer's own OCSP check); SLACK_S covers the two clocks' rounding. Each
+  // request goes to one connection at most: the one that contains it, else the nearest.
+  const SLACK_S = 0.005;
   const requestsSeen = new Map();  // request id -> {t, label}
-  const connsSeen = new Map();     // connection id -> {conn, caused, tagged}
+  const connsSeen = new Map();     // connection id -> {conn, node, caused, shown}
 
   function connection(conn) {
     const kind = conn.outcome === "completed" ? "completed" : conn.refused ? "refused" : "other";
@@ -288,12 +289,30 @@
     return { conn, node, caused };
   }
 
-  function relate() {
+  function owner(t) {
+    let best = null;
+    let distance = Infinity;
     for (const row of connsSeen.values()) {
-      const from = row.conn.t_start - SLACK_S;
-      const to = row.conn.t_end + SLACK_S;
-      const ids = [...requestsSeen.entries()].filter(([, r]) => r.t >= from && r.t <= to)
-        .map(([id]) => id).sort((a, b) => a - b);
+      const off = t < row.conn.t_start ? row.conn.t_start - t
+        : t > row.conn.t_end ? t - row.conn.t_end : 0;
+      if (off <= SLACK_S && off < distance) {
+        best = row;
+        distance = off;
+      }
+    }
+    return best;
+  }
+
+  function relate() {
+    const caused = new Map();
+    for (const [id, req] of requestsSeen) {
+      const row = owner(req.t);
+      if (!row) continue;
+      if (!caused.has(row)) caused.set(row, []);
+      caused.get(row).push(id);
+    }
+    for (const row of connsSeen.values()) {
+      const ids = (caused.get(row) || []).sort((a, b) => a - b);
       const key = ids.join(",");
       if (row.shown === key) continue;
       row.shown = key;
