@@ -84,22 +84,32 @@ def peer_did(record: ConnectionRecord) -> str:
     return f"the handshake failed: {record.detail or 'no reason given'}"
 
 
-def _staple_words(record: ConnectionRecord) -> str:
+def _staple_words(record: ConnectionRecord, stapling: bool) -> str:
+    if not stapling:
+        # Without a staple source the endpoint never hears status_request (RFC 6066 8).
+        return "nothing stapled (this endpoint does not staple: [tls] staple is off)"
     if not record.staple_requested:
-        return "no staple asked for"
+        return "the peer asked for no staple"
     if record.stapled:
         return f"stapled an OCSP answer ({record.stapled} bytes)"
-    return "a staple was asked for; none sent"
+    return "the peer asked for a staple; none was sent"
 
 
 def connection_entry(
-    record: ConnectionRecord, *, presented: str, subject: str, ended: dt.datetime
+    record: ConnectionRecord,
+    *,
+    presented: str,
+    subject: str,
+    ended: dt.datetime,
+    stapling: bool = True,
 ) -> dict[str, Any]:
     """The JSON-ready row the status page shows (and ``--log-format json`` logs).
 
     ``ended`` is when the endpoint heard of the connection's end (the real
     clock of ``serve``); ``started`` is that less its duration, so the page
     can put the row beside the OCSP requests made while it lasted.
+    ``stapling``: whether the endpoint staples at all (else it cannot tell
+    whether the peer asked).
     """
     started = ended - dt.timedelta(seconds=record.seconds)
     refused = record.outcome in (HandshakeOutcome.PEER_ALERT, HandshakeOutcome.LOCAL_ALERT)
@@ -120,7 +130,7 @@ def connection_entry(
         "presented_subject": subject,
         "staple_requested": record.staple_requested,
         "stapled": record.stapled,
-        "staple_words": _staple_words(record),
+        "staple_words": _staple_words(record, stapling),
         "protocol": record.protocol,
         "detail": record.detail,
         "ms": round(record.seconds * 1000, 1),
@@ -131,6 +141,8 @@ def connection_listener(
     presented: str,
     subject: str,
     table: ConnectionLog | None,
+    *,
+    stapling: bool,
     clock: Callable[[], dt.datetime] = lambda: dt.datetime.now(dt.UTC),
 ) -> Callable[[ConnectionRecord], None]:
     """``on_connection`` for ``serve --tls``: one log line in words, one row for the page.
@@ -140,7 +152,9 @@ def connection_listener(
     """
 
     def heard(record: ConnectionRecord) -> None:
-        entry = connection_entry(record, presented=presented, subject=subject, ended=clock())
+        entry = connection_entry(
+            record, presented=presented, subject=subject, ended=clock(), stapling=stapling
+        )
         LOGGER.info(
             "tls %s: %s (%s presented; %s; %s ms)",
             record.peer,

@@ -101,8 +101,14 @@ def test_the_entry_spans_the_connection_and_names_what_was_presented() -> None:
     assert entry["ms"] == 12.5
     asked = ConnectionRecord("p", HandshakeOutcome.COMPLETED, staple_requested=True)
     plain = connection_entry(asked, presented="server", subject="", ended=ENDED)
-    assert plain["staple_words"] == "a staple was asked for; none sent"
+    assert plain["staple_words"] == "the peer asked for a staple; none was sent"
     assert plain["refused"] is False
+    silent = ConnectionRecord("p", HandshakeOutcome.COMPLETED)
+    words = connection_entry(silent, presented="server", subject="", ended=ENDED)["staple_words"]
+    assert words == "the peer asked for no staple"
+    # An endpoint that does not staple never hears status_request: it says so, not "no".
+    off = connection_entry(silent, presented="server", subject="", ended=ENDED, stapling=False)
+    assert off["staple_words"].startswith("nothing stapled (this endpoint does not staple")
 
 
 def test_rows_written_by_one_process_are_read_by_every_worker(pki: PKI, tmp_path: Path) -> None:
@@ -160,7 +166,7 @@ def test_the_listener_logs_the_same_words_and_stores_the_row(
     store = lab_responder(_worker(pki, tmp_path)).state.store
     assert store is not None
     table = ConnectionLog(store.path)
-    heard = connection_listener("server", "CN=server", table, clock=lambda: ENDED)
+    heard = connection_listener("server", "CN=server", table, stapling=True, clock=lambda: ENDED)
     with caplog.at_level(logging.INFO, logger="responder.tls"):
         heard(_refused())
     (line,) = [r.getMessage() for r in caplog.records if r.name == "responder.tls"]
@@ -173,9 +179,9 @@ def test_a_row_that_cannot_be_stored_is_a_warning(
     tmp_path: Path, caplog: pytest.LogCaptureFixture
 ) -> None:
     table = ConnectionLog(tmp_path / "no-such-dir" / "state.sqlite3")  # cannot be opened
-    heard = connection_listener("server", "CN=server", None, clock=lambda: ENDED)
+    heard = connection_listener("server", "CN=server", None, stapling=True, clock=lambda: ENDED)
     heard(_refused())  # no table: the log line only
-    broken = connection_listener("server", "CN=server", table, clock=lambda: ENDED)
+    broken = connection_listener("server", "CN=server", table, stapling=True, clock=lambda: ENDED)
     with caplog.at_level(logging.INFO, logger="responder.tls"):
         try:
             broken(_refused())

@@ -316,7 +316,7 @@ def _tls_endpoint(
             port=port,
             staple=source,
             on_connection=connection_listener(
-                name, issued.certificate.subject.rfc4514_string(), table
+                name, issued.certificate.subject.rfc4514_string(), table, stapling=staple
             ),
         )
     except OSError as exc:
