@@ -20,7 +20,8 @@ from lab.ocsp_request import OCSPRequest
 from lab.policy import Verdict, decide
 from lab.settings import ClientSettings
 from lab.validator import CheckContext, ValidationOptions, validate
-from pki import PKI
+from pki import PKI, IssuedCert
+from pki.certid import CertID, issuer_hashes
 from responder.app import AnswerJudge
 from responder.requestlog import RequestLogEntry
 
@@ -58,6 +59,18 @@ def _decision(verdict: Verdict) -> dict[str, Any]:
     }
 
 
+def _issuer_of(pki: PKI, cert_id: CertID) -> IssuedCert | None:
+    """The lab CA whose name and key hashes a CertID carries (RFC 6960 4.1.1), if any."""
+    for ca in pki.cas():
+        try:
+            hashes = issuer_hashes(ca.certificate, cert_id.hash_algorithm)
+        except ValueError:  # a hash the lab does not compute: no CA is named by it
+            return None
+        if hashes == (cert_id.issuer_name_hash, cert_id.issuer_key_hash):
+            return ca
+    return None
+
+
 def answer_judge(pki: PKI, client: ClientSettings | None = None) -> AnswerJudge:
     """The judge for answers of ``pki``'s responder, as ``client`` (a scenario's) would."""
     client = client or ClientSettings()
@@ -82,6 +95,9 @@ def answer_judge(pki: PKI, client: ClientSettings | None = None) -> AnswerJudge:
                 request = OCSPRequest.parse(entry.request_der)
             except ValueError:
                 request = None  # unreadable: the validator checks without it
+        if issuer is None and request is not None:
+            # Not a certificate of the PKI (one signed from a CSR, say): its CertID names the CA.
+            issuer = _issuer_of(pki, request.cert_id)
         context = CheckContext(
             now=entry.at,
             cert=cert.certificate if cert is not None else None,

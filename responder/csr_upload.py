@@ -33,7 +33,7 @@ from pki.csr import SignedCert, SignProfile
 from responder.app import LabResponder
 from responder.store import LiveDatabase
 
-__all__ = ["CsrUpload", "signed_answer", "signed_rows", "upload_from_form"]
+__all__ = ["CsrUpload", "signed_answer", "signed_names", "signed_rows", "upload_from_form"]
 
 #: The form's fields (status.html): the file, the issuer, the profile, an optional name.
 CSR_FIELD = "csr"
@@ -134,3 +134,14 @@ def signed_rows(responder: LabResponder, words: str) -> list[dict[str, Any]]:
             }
         )
     return rows
+
+
+def signed_names(responder: LabResponder) -> dict[str, str]:
+    """The names of the certificates signed from CSRs, by serial (upper-case hex, as logged)."""
+    database = responder.state.database
+    if not isinstance(database, LiveDatabase):
+        return {}
+    return {
+        format(x509.load_der_x509_certificate(der).serial_number, "X"): name
+        for name, der in database.signed()
+    }

@@ -32,7 +32,7 @@ from typing import Any
 from pki.spec import REASONS, Profile
 from responder.app import LabResponder
 from responder.connections import connections_mark, recent_connections
-from responder.csr_upload import signed_rows
+from responder.csr_upload import signed_names, signed_rows
 from responder.fault_table import FAULT_KEYS, describe_faults, faults_to_json
 from responder.requestlog import RequestLogEntry
 from responder.timespec import format_duration
@@ -199,8 +199,10 @@ class _Stories:
 
 
 def _story(responder: LabResponder, entry_id: int, entry: RequestLogEntry) -> dict[str, Any]:
+    # A certificate signed from a CSR is no PKI certificate: named from the live state.
+    signed = signed_names(responder) if None in entry.names else {}
     asked = [
-        {"serial": serial, "name": name}
+        {"serial": serial, "name": name or signed.get(serial)}
         for serial, name in zip(entry.serials, entry.names, strict=False)
     ]
     story: dict[str, Any] = {

@@ -23,11 +23,14 @@ from cryptography.x509.oid import NameOID
 from flask import Flask
 from flask.testing import FlaskClient
 
+from lab.judge import answer_judge
 from pki import EPOCH, PKI, build_pki
+from pki.certid import CertID
 from responder.admin_guard import CSRF_COOKIE
-from responder.app import ADMIN_PREFIX, create_app
+from responder.app import ADMIN_PREFIX, create_app, lab_responder
 from responder.clock import FixedClock
-from responder.testing import demo_spec
+from responder.live import feed
+from responder.testing import demo_spec, ocsp_request, parse_response
 
 NOW = EPOCH + dt.timedelta(hours=1)
 TOKEN = "k3ep-this-one-secret-please"
@@ -231,3 +234,23 @@ def test_the_json_api_is_unchanged(pki: PKI, tmp_path: Path, csr: bytes) -> None
         headers={"Authorization": "Bearer none-is-configured"},
     )
     assert plain.status_code == 415 and "multipart form" in plain.get_json()["error"]
+
+
+def test_a_request_about_a_signed_certificate_is_told_by_its_name_and_judged(
+    pki: PKI, tmp_path: Path, csr: bytes
+) -> None:
+    app = _app(pki, tmp_path, judge=answer_judge(pki))
+    client = app.test_client()
+    doc = client.post(
+        f"{ADMIN_PREFIX}/sign", data=_form(csr, _page_csrf(client), name="phone"), headers=JSON
+    ).get_json()
+    cert = x509.load_pem_x509_certificate(doc["pem"].encode())
+    cert_id = CertID.for_cert(cert, pki["intermediate"].certificate)
+    answer = client.post("/", data=ocsp_request(pki, [], cert_ids=[cert_id]))
+    assert parse_response(answer.data).singles[0].status == "good"
+    (story,) = feed(lab_responder(app), 0)["requests"]
+    assert story["asked"] == [{"serial": doc["serial"], "name": "phone"}]
+    # Judged with its issuer found from the CertID: the delegated responder is trusted.
+    judged = story["judged"]
+    assert judged["status"] == "good" and judged["trusted_by"] == "dtm", judged
+    assert judged["cc_on"]["decision"] == "allowed"
