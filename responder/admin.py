@@ -17,6 +17,8 @@ JSON API (``/~admin/…``):
                            certificate (PEM, 201), filed as good (:mod:`responder.issue`);
                            or the page's multipart form (:mod:`responder.csr_upload`)
 ``GET  requests``          the last requests, decoded
+``GET  connections``       the last TLS connections of ``serve --tls``, in words
+                           (:mod:`responder.connections`), oldest first
 ``GET  live?after=ID``     the page's feed (:func:`responder.live.feed`): lesson, state,
                            the requests after ``ID`` as stories, judged
 ``GET  events``            the feed as server-sent events (:mod:`responder.live`)
@@ -54,12 +56,14 @@ from pki.csr import SignProfile
 from pki.spec import REASONS
 from responder.app import ADMIN_PREFIX, LabResponder, lab_responder
 from responder.config import Faults
+from responder.connections import recent_connections
 from responder.csr_upload import CsrUpload, signed_answer, upload_from_form
 from responder.fault_table import FaultValueError, faults_from_json, faults_to_json
 from responder.issue import issue_from_csr
 from responder.live import SLOTS, event_frames, feed, state_document
 from responder.logs import admin_action
 from responder.state import StateError
+from responder.store import CONNECTION_LOG_ROWS
 
 __all__ = ["admin_blueprint", "favicon"]
 
@@ -172,6 +176,12 @@ def state() -> Response:
 def requests_log() -> Response:
     """The last requests, oldest first."""
     return jsonify([e.to_json() for e in lab_responder().requests.entries()])
+
+
+@admin_blueprint.get("/connections")
+def connections() -> Response:
+    """The TLS connections ``serve --tls`` logged (newest kept), oldest first."""
+    return jsonify(recent_connections(lab_responder(), CONNECTION_LOG_ROWS))
 
 
 def _arguments() -> dict[str, Any]:

@@ -5,7 +5,8 @@ one JSON document, the **feed**: the served lesson, the PKI as a tree with
 who signs answers for whom, the faults in force in words, and the requests
 newer than the last one the page has, each as a story (what was asked, what
 was answered, and — through the ``judge`` hook ``serve`` installs — what a
-client would do with those very bytes).
+client would do with those very bytes), and the newest TLS connections of
+``serve --tls`` (:mod:`responder.connections`: what each peer did, in words).
 
 It stays live through server-sent events (``GET /~admin/events``, WHATWG HTML
 "Server-sent events"): a new feed whenever the shared state's version or the

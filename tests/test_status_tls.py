@@ -123,6 +123,17 @@ def test_rows_written_by_one_process_are_read_by_every_worker(pki: PKI, tmp_path
     assert lab_responder(first).state.store.connections.newest_id() == 1  # type: ignore[union-attr]
 
 
+def test_the_admin_api_lists_the_connections(pki: PKI, tmp_path: Path) -> None:
+    app = _worker(pki, tmp_path)
+    store = lab_responder(app).state.store
+    assert store is not None
+    ConnectionLog(store.path).add(
+        connection_entry(_refused(), presented="server", subject="CN=server", ended=ENDED)
+    )
+    (row,) = app.test_client().get("/~admin/connections").get_json()
+    assert row["alert_code"] == 44 and row["words"].startswith("the peer refused: alert 44")
+
+
 def test_the_table_keeps_the_newest_rows(pki: PKI, tmp_path: Path) -> None:
     store = lab_responder(_worker(pki, tmp_path)).state.store
     assert store is not None
