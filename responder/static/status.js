@@ -355,6 +355,11 @@
       const asked = req.asked.map((a) => a.name || "serial " + a.serial).join(", ");
       requestsSeen.set(req.id, { t: req.t, label: req.at + " " + (asked || "?") + ": " + req.answer });
     }
+    // Bounded, as the rows are: the oldest requests are forgotten first (Map keeps order).
+    for (const id of requestsSeen.keys()) {
+      if (requestsSeen.size <= 200) break;
+      requestsSeen.delete(id);
+    }
     relate();
   }
 
