@@ -338,7 +338,9 @@ class TlsEndpoint:
         with contextlib.suppress(SSL.Error):
             conn.shutdown()
         return ended(
-            HandshakeOutcome.COMPLETED, detail=f"{len(GREETING)} bytes sent", closed_by=closed_by
+            HandshakeOutcome.COMPLETED,
+            detail=f"{len(GREETING)} bytes sent, {received} received",
+            closed_by=closed_by,
         )
 
     @staticmethod
