@@ -240,14 +240,19 @@ class TlsModeSession(LabModeSession):
         """A handshake presenting ``cert``, left open when allowed (the endpoint holds it)."""
         decision, link, endpoint = self._handshake(cert)
         bound = self._bound(cert)
-        if link.open:
-            wire = endpoint.wait_open(link.local, timeout=bound)
-            if wire.closed_by is not None:
-                link.close()
-                raise TlsRunError(f"the endpoint did not keep the connection: {wire.describe()}")
-        else:
-            wire = endpoint.record_of(link.local, timeout=bound)
-        record, outcome = self._verdict(cert, decision, wire)
+        try:
+            if link.open:
+                wire = endpoint.wait_open(link.local, timeout=bound)
+                if wire.closed_by is not None:
+                    raise TlsRunError(
+                        f"the endpoint did not keep the connection: {wire.describe()}"
+                    )
+            else:
+                wire = endpoint.record_of(link.local, timeout=bound)
+            record, outcome = self._verdict(cert, decision, wire)
+        except BaseException:
+            link.close()  # nothing is left open behind a failed connection
+            raise
         connection = TlsConnection(
             cert,
             self.at,

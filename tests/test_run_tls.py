@@ -23,8 +23,9 @@ from lab.catalog_index import CATALOG
 from lab.outcome import Expectation
 from lab.runner import ScenarioResult, Transport, run_scenarios
 from lab.scenario import ConnectionOutcome, Scenario, load_scenarios
-from lab.tls import HandshakeOutcome
+from lab.tls import Alert, ConnectionRecord, HandshakeOutcome
 from lab.tls.refusal import refusal_alert
+from lab.tls_session import wire_outcome
 
 SCENARIOS = load_scenarios([CATALOG])
 #: Scenarios at a time: most of a scenario's time is waits (HTTP, handshakes), not CPU.
@@ -151,3 +152,24 @@ def test_run_tls_refuses_with_the_alert_on_the_wire(tmp_path: Path) -> None:
         assert (tls["outcome"], tls["alert"], tls["alert_code"]) == (
             "peer-alert", "certificate_revoked", 44,
         )  # fmt: skip
+
+
+@pytest.mark.parametrize(
+    ("record", "outcome"),
+    [
+        (ConnectionRecord("p", HandshakeOutcome.COMPLETED, received=34), ConnectionOutcome.ALLOWED),
+        # Completed, but the client never said a word: no data flowed, no verdict.
+        (ConnectionRecord("p", HandshakeOutcome.COMPLETED, received=0), None),
+        (
+            ConnectionRecord("p", HandshakeOutcome.PEER_ALERT, alert=Alert.CERTIFICATE_REVOKED),
+            ConnectionOutcome.REFUSED,
+        ),
+        (ConnectionRecord("p", HandshakeOutcome.PEER_ALERT), None),
+        (ConnectionRecord("p", HandshakeOutcome.TIMEOUT), None),
+        (ConnectionRecord("p", HandshakeOutcome.CLOSED), None),
+    ],
+)
+def test_the_wire_decides_the_connection_outcome(
+    record: ConnectionRecord, outcome: ConnectionOutcome | None
+) -> None:
+    assert wire_outcome(record) is outcome
