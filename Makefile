@@ -13,8 +13,9 @@ $(STAMP): pyproject.toml
 	touch $(STAMP)
 
 # The main job: run the scenario catalog (scenarios/), with progress and a summary.
+# TLS=1: each connection a real TLS handshake (ocsp-lab run --tls).
 run: $(STAMP)
-	$(BIN)/ocsp-lab run
+	$(BIN)/ocsp-lab run $(if $(TLS),--tls)
 
 test: $(STAMP)
 	$(BIN)/python -m pytest -q $(PYTEST_ARGS)

@@ -11,12 +11,15 @@ from __future__ import annotations
 
 import datetime as dt
 from dataclasses import dataclass
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from lab.chain_check import ChainResult
 from lab.evidence import CertStatus, ErrorCode, Evidence, TrustedBy
 from lab.scenario import ConnectionOutcome, Expect, UploadOutcome
 from lab.timespec import format_offset
+
+if TYPE_CHECKING:
+    from lab.tls.record import ConnectionRecord
 
 __all__ = [
     "Actual",
@@ -77,6 +80,8 @@ class Actual:
     record: CertificateCheckRecord | None
     connection: ConnectionOutcome | None = None
     upload: UploadOutcome | None = None
+    #: ``run --tls``: what the TLS endpoint saw of the connection (``connection`` came from it).
+    tls: ConnectionRecord | None = None
 
     @property
     def status(self) -> CertStatus | None:
@@ -135,6 +140,7 @@ class Actual:
             "upload": _value(self.upload),
             "summary": self.summary(),
             "check": None if self.record is None else self.record.to_json(),
+            "tls": None if self.tls is None else self.tls.to_json(),
         }
 
 

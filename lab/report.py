@@ -5,7 +5,8 @@ testcase per step that expects something. A failure says what was expected,
 what came, and the evidence behind it (error code and message, trusted_by,
 signer, warnings, the validator's steps). A bad file is a JUnit ``<error>``
 testcase with every mistake the loader found; each scenario's testcases
-carry its title, tags and file as ``<properties>``.
+carry its title, tags, file and transport as ``<properties>`` (``run --tls``:
+and what the TLS endpoint saw of each connection).
 """
 
 from __future__ import annotations
@@ -152,6 +153,16 @@ def _scenario_properties(result: ScenarioResult) -> list[tuple[str, str]]:
         ("title", scenario.title),
         ("tags", " ".join(scenario.tags)),
         ("file", str(scenario.path)),
+        ("transport", result.transport.value),
+    ]
+
+
+def _tls_properties(expectations: Sequence[Expectation]) -> list[tuple[str, str]]:
+    """``run --tls``: what the TLS endpoint saw of each expectation's connection."""
+    return [
+        (f"{e.label} tls", e.actual.tls.describe())
+        for e in expectations
+        if e.actual.tls is not None
     ]
 
 
@@ -212,7 +223,9 @@ def junit_tree(
                 wrong = [e for e in at_t0 if not e.holds]
                 # the t0 checks, and what the mode spent besides its steps (set-up)
                 took = mode.seconds - sum(e.seconds for e in steps)
-                case = _testcase(suite, classname, mode.mode, took, wrong, properties)
+                case = _testcase(
+                    suite, classname, mode.mode, took, wrong, properties + _tls_properties(at_t0)
+                )
                 tests, failures = tests + 1, failures + bool(wrong)
                 if mode.error and not steps:
                     ET.SubElement(case, "error", message=mode.error, type="RunError")
@@ -220,7 +233,8 @@ def junit_tree(
             for step in steps:
                 wrong = [step] if not step.holds else []
                 name = f"{mode.mode} {step.label}"
-                _testcase(suite, classname, name, step.seconds, wrong, properties)
+                tls = _tls_properties([step])
+                _testcase(suite, classname, name, step.seconds, wrong, properties + tls)
                 tests, failures = tests + 1, failures + bool(wrong)
             if mode.error and steps:
                 case = _testcase(
@@ -268,15 +282,22 @@ def results_json(
 ) -> dict[str, Any]:
     """The whole run as JSON-ready data, with every check's full evidence.
 
-    ``bad_files`` (added to format 1 compatibly) lists the files that could not run.
+    ``bad_files`` (added to format 1 compatibly) lists the files that could not run;
+    ``transport`` (added so too) how connections were made: ``direct`` or ``tls``.
     """
     return {
         "format": JSON_FORMAT,
+        "transport": _transport(results),
         "holds": not bad and all(r.holds for r in results),
         "seconds": round(seconds, 4),
         "scenarios": [r.to_json() for r in results],
         "bad_files": [_bad_json(problem) for problem in bad],
     }
+
+
+def _transport(results: Sequence[ScenarioResult]) -> str:
+    transports = sorted({r.transport.value for r in results}) or ["direct"]
+    return "+".join(transports)
 
 
 def write_json(

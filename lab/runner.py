@@ -17,6 +17,12 @@ uploaded certificate like a connection presenting it; a self-signed one has
 no issuer to ask, so only its validity period is looked at. Either way the
 result is a :class:`~lab.chain_check.ChainResult` decided by the policy, as
 when OCSP asks (:func:`lab.chain_check.unchecked_chain`).
+
+The *transport* (:class:`Transport`) says how a connection is made: a direct
+call of the validator (:class:`LabModeSession`), or a real TLS handshake on
+loopback (``run --tls``: :class:`lab.tls_session.TlsModeSession`, the same
+session over the wire). Uploads are direct either way: an upload is not a
+connection.
 """
 
 from __future__ import annotations
@@ -28,8 +34,10 @@ import time
 from collections.abc import Callable, Iterator, Sequence
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass, field, replace
+from enum import StrEnum
 from typing import Any
 
+from cryptography import x509
 from flask import Flask
 
 from lab.chain_check import (
@@ -44,7 +52,7 @@ from lab.evidence import Evidence, Step, StepOutcome
 from lab.outcome import Actual, CertificateCheckRecord, Expectation, compare
 from lab.policy import decide
 from lab.scenario import ConnectionOutcome, Hold, Release, Revoke, Scenario, SetFaults
-from lab.timeline import CachedAnswers, TimelineEvent, run_timeline
+from lab.timeline import CachedAnswers, Connection, TimelineEvent, run_timeline
 from lab.timespec import format_offset
 from lab.tls.staple import StapleSource
 from pki import EPOCH, PKI, CertificateDatabase, build_pki
@@ -58,6 +66,7 @@ __all__ = [
     "ModeResult",
     "ScenarioLab",
     "ScenarioResult",
+    "Transport",
     "mode_name",
     "run_scenario",
     "run_scenarios",
@@ -79,6 +88,13 @@ def apply_change(
             state.release(cert)
         case SetFaults(faults=faults):
             state.set_faults(faults)
+
+
+class Transport(StrEnum):
+    """How a scenario's connections are made (``run --tls``)."""
+
+    DIRECT = "direct"  # the validator called with the PKI's chain
+    TLS = "tls"  # a real TLS handshake on loopback (lab.tls_session)
 
 
 def mode_name(cc_on: bool) -> str:
@@ -117,9 +133,13 @@ class ScenarioLab:
         if state.faults != self.scenario.responder.faults:
             state.set_faults(self.scenario.responder.faults)
 
-    def session(self, cc_on: bool) -> LabModeSession:
+    def session(self, cc_on: bool, transport: Transport = Transport.DIRECT) -> LabModeSession:
         """A fresh session in one Common Criteria mode (the lab reset first)."""
         self.reset()
+        if transport is Transport.TLS:
+            from lab.tls_session import TlsModeSession  # pyOpenSSL only when asked for
+
+            return TlsModeSession(self, cc_on)
         return LabModeSession(self, cc_on)
 
     def close(self) -> None:
@@ -127,7 +147,16 @@ class ScenarioLab:
 
 
 class LabModeSession:
-    """The validator against the lab responder in one mode: the timeline's :class:`LabSession`."""
+    """The validator against the lab responder in one mode: the timeline's :class:`LabSession`.
+
+    Connections are direct calls: the chain judged is the PKI's (as a peer
+    sends it), the staple is the one the endpoint would staple. A subclass
+    makes them otherwise (:class:`lab.tls_session.TlsModeSession`) by
+    overriding :meth:`connect_once`, :meth:`connect`, :meth:`recheck` and
+    :meth:`close`; :meth:`judge` is the decision they share.
+    """
+
+    transport = Transport.DIRECT
 
     def __init__(self, lab: ScenarioLab, cc_on: bool) -> None:
         self.lab = lab
@@ -148,6 +177,11 @@ class LabModeSession:
         not the client's (``clock_offset`` is the client's alone). One source
         per certificate and mode, so each mode starts with nothing cached.
         """
+        source = self.staple_source(cert)
+        return None if source is None else source.staple()
+
+    def staple_source(self, cert: str) -> StapleSource | None:
+        """The endpoint's :class:`StapleSource` for ``cert`` in this mode (None: no stapling)."""
         if not self.lab.scenario.tls.staple:
             return None
         source = self._staples.get(cert)
@@ -163,7 +197,7 @@ class LabModeSession:
                 timeout=self.options.timeout,
             )
             self._staples[cert] = source
-        return source.staple()
+        return source
 
     @property
     def at(self) -> dt.timedelta:
@@ -195,6 +229,28 @@ class LabModeSession:
         """Check the chain presenting ``cert`` at the current virtual time."""
         pki = self.lab.pki
         chain = [c.certificate for c in pki.chain(cert)]
+        issued = pki[cert]
+        issuer = pki[issued.issuer].certificate if issued.issuer else issued.certificate
+        staple = self.staple(cert) if self.settings.ocsp else None
+        return self.judge(cert, kind, chain, issuer=issuer, staple=staple, cached=cached)
+
+    def judge(
+        self,
+        cert: str,
+        kind: str,
+        chain: Sequence[x509.Certificate],
+        *,
+        issuer: x509.Certificate | None,
+        staple: bytes | None,
+        cached: CachedAnswers | None = None,
+    ) -> CertificateCheckRecord:
+        """Decide ``chain`` (leaf first) presenting ``cert`` now, with ``[client]``'s settings.
+
+        ``issuer`` names the leaf's issuer (else it is looked for in the chain
+        and the trust store); ``staple`` is what came stapled; ``cached``
+        answers may stand in for an error (a re-check).
+        """
+        pki = self.lab.pki
         now = client_clock(self.lab.clock.now, self.settings)
         stand_in = False
         if not self.settings.ocsp:
@@ -202,19 +258,41 @@ class LabModeSession:
                 chain, policy=self.options.policy, now=now, because="Enable OCSP is off"
             )
         else:
-            issued = pki[cert]
-            issuer = pki[issued.issuer].certificate if issued.issuer else issued.certificate
             result = check_chain(
                 chain,
                 options=self.options,
                 now=now,
                 trust=[pki[name].certificate for name in self.trust],
                 issuer=issuer,
-                staple=self.staple(cert),
+                staple=staple,
             )
             if cached:
                 result, stand_in = self._stand_in(result, cached, now)
         return self._record(cert, kind, result, stand_in)
+
+    # ---- connections: direct calls ----------------------------------------------------
+
+    def connect_once(self, cert: str) -> Actual:
+        """An ``[[expect]]`` connection presenting ``cert``: checked now, then closed."""
+        record = self.check(cert, "connect")
+        outcome = ConnectionOutcome.ALLOWED if record.allowed else ConnectionOutcome.REFUSED
+        return Actual(record, connection=outcome)
+
+    def connect(self, cert: str) -> Connection:
+        """A timeline connection presenting ``cert``, opened now and kept for re-checks."""
+        record = self.check(cert, "connect")
+        outcome = ConnectionOutcome.ALLOWED if record.allowed else ConnectionOutcome.REFUSED
+        return Connection(cert, self.at, record, outcome)
+
+    def recheck(self, connection: Connection) -> CertificateCheckRecord:
+        """Re-check an open ``connection`` now; a refusal drops it (DESIGN.md)."""
+        record = self.check(connection.cert, "re-check", connection.cached)
+        if not record.allowed:
+            connection.outcome = ConnectionOutcome.DROPPED
+        return record
+
+    def close(self) -> None:
+        """The mode is over: end what is still open (nothing, for direct calls)."""
 
     def check_upload(self, cert: str) -> CertificateCheckRecord:
         """Check ``cert`` as uploaded to the trust store."""
@@ -317,6 +395,7 @@ class ModeResult:
                     "at": format_offset(e.at),
                     "what": e.what,
                     "check": None if e.record is None else e.record.to_json(),
+                    "tls": None if e.wire is None else e.wire.to_json(),
                 }
                 for e in self.events
             ],
@@ -332,6 +411,7 @@ class ScenarioResult:
     seconds: float = 0.0
     error: str | None = None  # the lab could not even be set up
     responder_url: str | None = field(default=None, compare=False)
+    transport: Transport = Transport.DIRECT  # how its connections were made
 
     @property
     def id(self) -> str:
@@ -350,22 +430,21 @@ class ScenarioResult:
             "holds": self.holds,
             "error": self.error,
             "seconds": round(self.seconds, 4),
+            "transport": self.transport.value,
             "modes": [m.to_json() for m in self.modes],
         }
 
 
-def run_mode(lab: ScenarioLab, cc_on: bool) -> ModeResult:
+def run_mode(lab: ScenarioLab, cc_on: bool, transport: Transport = Transport.DIRECT) -> ModeResult:
     """The ``[[expect]]`` checks at t0, then the timeline, in one mode."""
     started = time.perf_counter()
-    session = lab.session(cc_on)
+    session = lab.session(cc_on, transport)
     expectations: list[Expectation] = []
     events: list[TimelineEvent] = []
     try:
         for index, expect in enumerate(lab.scenario.expects):
             begun = time.perf_counter()
-            record = session.check(expect.cert, "connect")
-            outcome = ConnectionOutcome.ALLOWED if record.allowed else ConnectionOutcome.REFUSED
-            actual = Actual(record, connection=outcome)
+            actual = session.connect_once(expect.cert)
             mismatches = compare(expect, actual, cc_on)
             expectations.append(
                 Expectation(
@@ -381,6 +460,7 @@ def run_mode(lab: ScenarioLab, cc_on: bool) -> ModeResult:
             checked, events = run_timeline(lab.scenario, session)
             expectations.extend(checked)
     except Exception as exc:  # reported as this mode's failure, the run goes on
+        session.close()
         return ModeResult(
             cc_on,
             tuple(expectations),
@@ -388,13 +468,17 @@ def run_mode(lab: ScenarioLab, cc_on: bool) -> ModeResult:
             error=f"{type(exc).__name__}: {exc} (at {format_offset(session.at)})",
             seconds=time.perf_counter() - started,
         )
+    session.close()
     return ModeResult(
         cc_on, tuple(expectations), tuple(events), seconds=time.perf_counter() - started
     )
 
 
 def run_scenario(
-    scenario: Scenario, *, stop: Callable[[ScenarioLab], None] | None = None
+    scenario: Scenario,
+    *,
+    stop: Callable[[ScenarioLab], None] | None = None,
+    transport: Transport = Transport.DIRECT,
 ) -> ScenarioResult:
     """Run ``scenario`` in every mode it names; ``stop`` closes the lab (default: now)."""
     started = time.perf_counter()
@@ -402,13 +486,23 @@ def run_scenario(
         lab = ScenarioLab(scenario)
     except Exception as exc:  # reported as the scenario's failure
         return ScenarioResult(
-            scenario, (), time.perf_counter() - started, error=f"{type(exc).__name__}: {exc}"
+            scenario,
+            (),
+            time.perf_counter() - started,
+            error=f"{type(exc).__name__}: {exc}",
+            transport=transport,
         )
     try:
-        modes = tuple(run_mode(lab, cc_on) for cc_on in scenario.client.modes())
+        modes = tuple(run_mode(lab, cc_on, transport) for cc_on in scenario.client.modes())
     finally:
         (stop or ScenarioLab.close)(lab)
-    return ScenarioResult(scenario, modes, time.perf_counter() - started, responder_url=lab.url)
+    return ScenarioResult(
+        scenario,
+        modes,
+        time.perf_counter() - started,
+        responder_url=lab.url,
+        transport=transport,
+    )
 
 
 class _Closer:
@@ -440,16 +534,20 @@ def run_scenarios(
     scenarios: Sequence[Scenario],
     *,
     jobs: int = 1,
+    transport: Transport = Transport.DIRECT,
     on_start: Callable[[Scenario], None] | None = None,
     on_result: Callable[[ScenarioResult], None] | None = None,
 ) -> list[ScenarioResult]:
-    """Run every scenario (``jobs`` at a time, each with its own server); results in order."""
+    """Run every scenario (``jobs`` at a time, each with its own server); results in order.
+
+    ``transport`` says how connections are made (:class:`Transport`).
+    """
     with _closer() as closer:
 
         def one(scenario: Scenario) -> ScenarioResult:
             if on_start is not None:
                 on_start(scenario)
-            result = run_scenario(scenario, stop=closer)
+            result = run_scenario(scenario, stop=closer, transport=transport)
             if on_result is not None:
                 on_result(result)
             return result

@@ -31,7 +31,7 @@ import datetime as dt
 import time
 from collections.abc import Iterator, Mapping
 from dataclasses import dataclass, field
-from typing import Protocol
+from typing import TYPE_CHECKING, Protocol
 
 from lab.evidence import Evidence
 from lab.misbehaviour import describe_faults
@@ -53,6 +53,9 @@ from lab.scenario import (
     check_recheck_bound,
 )
 from lab.timespec import format_offset
+
+if TYPE_CHECKING:
+    from lab.tls.record import ConnectionRecord
 
 __all__ = [
     "MAX_RECHECKS",
@@ -88,6 +91,12 @@ class LabSession(Protocol):
     def check_upload(self, cert: str) -> CertificateCheckRecord:
         """Check ``cert`` as uploaded to the trust store."""
 
+    def connect(self, cert: str) -> Connection:
+        """Open a connection presenting ``cert`` now, checked as it opens."""
+
+    def recheck(self, connection: Connection) -> CertificateCheckRecord:
+        """Re-check an open ``connection`` now; a refusal drops it (its ``outcome``)."""
+
     def trust_add(self, cert: str) -> None:
         """Put ``cert`` in the trust store."""
 
@@ -107,6 +116,8 @@ class Connection:
     last: CertificateCheckRecord
     outcome: ConnectionOutcome
     cached: dict[tuple[int, str], Evidence] = field(default_factory=dict)
+    #: What the TLS endpoint saw of it (``run --tls``): open, then how it ended; None direct.
+    wire: ConnectionRecord | None = None
 
     @property
     def open(self) -> bool:
@@ -137,6 +148,7 @@ class TimelineEvent:
     at: dt.timedelta
     what: str
     record: CertificateCheckRecord | None = None
+    wire: ConnectionRecord | None = None  # the TLS endpoint's record (run --tls)
 
 
 def due_times(
@@ -202,15 +214,11 @@ class _Timeline:
         for connection in self.connections:
             if not connection.open or connection.opened_at >= at:
                 continue
-            record = self.session.check(connection.cert, "re-check", connection.cached)
+            record = self.session.recheck(connection)
             connection.remember(record)
             what = f"re-check of the connection presenting {connection.cert}: "
-            if record.allowed:
-                what += "kept"
-            else:
-                connection.outcome = ConnectionOutcome.DROPPED
-                what += "dropped"
-            self.events.append(TimelineEvent(at, what, record))
+            what += "kept" if connection.open else "dropped"
+            self.events.append(TimelineEvent(at, what, record, connection.wire))
 
     def _recheck_trust_store(self, at: dt.timedelta) -> None:
         for upload in self.uploads:
@@ -231,13 +239,13 @@ class _Timeline:
         """Do ``action``; for connect and upload, what came of it."""
         match action:
             case Connect(cert=cert):
-                record = self.session.check(cert, "connect")
-                outcome = ConnectionOutcome.ALLOWED if record.allowed else ConnectionOutcome.REFUSED
-                connection = Connection(cert, at, record, outcome)
+                connection = self.session.connect(cert)
+                record, outcome = connection.last, connection.outcome
                 connection.remember(record)
                 self.connections.append(connection)
-                self.events.append(TimelineEvent(at, f"connect {cert}: {outcome.value}", record))
-                return Actual(record, connection=outcome)
+                what = f"connect {cert}: {outcome.value}"
+                self.events.append(TimelineEvent(at, what, record, connection.wire))
+                return Actual(record, connection=outcome, tls=connection.wire)
             case Upload(cert=cert):
                 record = self.session.check_upload(cert)
                 upload = UploadOutcome.ACCEPTED if record.allowed else UploadOutcome.REJECTED
@@ -263,7 +271,7 @@ class _Timeline:
     def latest(self, cert: str) -> Actual:
         for connection in reversed(self.connections):
             if connection.cert == cert:
-                return Actual(connection.last, connection=connection.outcome)
+                return Actual(connection.last, connection=connection.outcome, tls=connection.wire)
         return Actual(None)
 
 

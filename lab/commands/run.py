@@ -1,4 +1,4 @@
-"""``ocsp-lab run [PATH ...] [-k EXPR] [--cc on|off] [--junit FILE] [--json FILE] [-j N]``.
+"""``ocsp-lab run [PATH ...] [-k EXPR] [--cc on|off] [--tls] [--junit FILE] [--json FILE] [-j N]``.
 
 With no PATH: ``scenarios/`` of the current directory when there is one (a
 checkout runs its own catalog), else the catalog installed with the package
@@ -12,6 +12,8 @@ scenario, mode, result, and for failures what differed. A bad file does not
 stop the run: every mistake of it is written to stderr before the run, it is
 an error testcase in JUnit, and the exit code is 2 at the end. Otherwise exit
 0 when every expectation holds, 1 when one does not; 2 for bad usage.
+``--tls`` makes every connection a real TLS handshake on loopback
+(:mod:`lab.tls_session`) instead of a direct call.
 """
 
 from __future__ import annotations
@@ -129,7 +131,7 @@ def _note(text: str) -> None:
 
 def run(args: argparse.Namespace) -> int:
     from lab.report import Palette, format_table, summary_line, write_json, write_junit
-    from lab.runner import run_scenarios
+    from lab.runner import Transport, run_scenarios
     from lab.scenario import read_scenarios
     from lab.selection import keyword_filter
 
@@ -157,7 +159,10 @@ def run(args: argparse.Namespace) -> int:
     progress = _Progress(len(scenarios), sys.stdout)
     started = time.perf_counter()
     try:
-        results = run_scenarios(scenarios, jobs=args.jobs, on_result=progress.result)
+        transport = Transport.TLS if args.tls else Transport.DIRECT
+        results = run_scenarios(
+            scenarios, jobs=args.jobs, transport=transport, on_result=progress.result
+        )
     finally:
         progress.finish()
     seconds = time.perf_counter() - started
@@ -200,6 +205,12 @@ def register(commands: Any) -> None:
         "--cc",
         choices=sorted(CC_MODES),
         help="run only this Common Criteria mode (scenarios fixing the other are not run)",
+    )
+    parser.add_argument(
+        "--tls",
+        action="store_true",
+        help="make each connection a real TLS handshake on loopback (the reference product "
+        "against a lab endpoint) instead of a direct call",
     )
     parser.add_argument("--junit", metavar="FILE", help="write a JUnit XML report")
     parser.add_argument("--json", metavar="FILE", help="write a JSON report with full evidence")

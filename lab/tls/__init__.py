@@ -4,7 +4,7 @@
   certificate with its chain, stapling from a :class:`StapleSource`
   (:mod:`.staple`), recording every connection (:mod:`.record`);
 - :func:`tls_connect` (:mod:`.client`): a client, with a client certificate
-  for mutual TLS;
+  for mutual TLS; :func:`tls_open` the same, left open (:class:`ClientLink`);
 - :mod:`.peer_check`: the peer's chain decided during the handshake, refused
   with the alert the decision names (:class:`Alert`, :mod:`.alerts`).
 """
@@ -12,7 +12,7 @@
 from __future__ import annotations
 
 from lab.tls.alerts import Alert
-from lab.tls.client import ClientResult, tls_connect
+from lab.tls.client import ClientLink, ClientResult, tls_connect, tls_open
 from lab.tls.peer_check import PeerDecision
 from lab.tls.record import ConnectionRecord, HandshakeOutcome
 from lab.tls.server import GREETING, TlsEndpoint
@@ -21,6 +21,7 @@ from lab.tls.staple import StapleFetch, StapleSource
 __all__ = [
     "GREETING",
     "Alert",
+    "ClientLink",
     "ClientResult",
     "ConnectionRecord",
     "HandshakeOutcome",
@@ -29,4 +30,5 @@ __all__ = [
     "StapleSource",
     "TlsEndpoint",
     "tls_connect",
+    "tls_open",
 ]

@@ -7,6 +7,8 @@ connection ended as this side saw it. After the handshake it reads what the
 server says first (the lab's endpoints greet), so a server that refuses the
 client's certificate after a TLS 1.3 handshake (RFC 8446 4.4.2.4: the
 client's Finished is already sent) is seen too. Every wait is bounded.
+:func:`tls_open` leaves a completed connection open (:class:`ClientLink`),
+for a link that lives on until this side drops it.
 """
 
 from __future__ import annotations
@@ -21,12 +23,12 @@ from cryptography import x509
 from OpenSSL import SSL
 
 from lab.tls.alerts import Alert, alert_from_openssl_reason
-from lab.tls.io import HandshakeTimeout, TlsPrivateKey, drive
+from lab.tls.io import HandshakeTimeout, TlsPrivateKey, drive, set_security_level
 from lab.tls.peer_check import PeerDecision, install_peer_check
 from lab.tls.record import ConnectionRecord, HandshakeOutcome
 from lab.tls.watch import ConnectionWatch, watch_alerts
 
-__all__ = ["ClientResult", "tls_connect"]
+__all__ = ["ClientLink", "ClientResult", "tls_connect", "tls_open"]
 
 
 @dataclass(frozen=True)
@@ -41,6 +43,43 @@ class ClientResult:
 
 def _accept_all(chain: list[x509.Certificate], staple: bytes | None) -> Alert | None:
     return None
+
+
+class ClientLink:
+    """A client connection left open after its handshake (:func:`tls_open`).
+
+    ``result`` is the handshake as the client saw it; ``local`` this side's
+    ``host:port``, which is what the server records as its peer. A refused
+    or failed handshake leaves nothing open. :meth:`close` ends the link in
+    order (close_notify, RFC 8446 6.1) — how the reference product drops a
+    connection whose re-check refuses.
+    """
+
+    def __init__(
+        self,
+        result: ClientResult,
+        local: str,
+        conn: SSL.Connection | None,
+        sock: socket.socket,
+    ) -> None:
+        self.result = result
+        self.local = local
+        self._conn = conn
+        self._sock = sock
+
+    @property
+    def open(self) -> bool:
+        return self._conn is not None
+
+    def close(self) -> None:
+        """close_notify, then close the socket (idempotent; never waits for the peer)."""
+        conn, self._conn = self._conn, None
+        try:
+            if conn is not None:
+                with contextlib.suppress(SSL.Error):
+                    conn.shutdown()
+        finally:
+            self._sock.close()
 
 
 def tls_connect(
@@ -63,22 +102,68 @@ def tls_connect(
     ``None`` to go on; without it every chain is accepted. ``tls13_only`` when
     ``decide`` judges staples (see :mod:`lab.tls.peer_check`).
     """
+    link = tls_open(
+        host,
+        port,
+        decide=decide,
+        certificate=certificate,
+        private_key=private_key,
+        chain=chain,
+        server_name=server_name,
+        request_staple=request_staple,
+        tls13_only=tls13_only,
+        timeout=timeout,
+        send=send,
+    )
+    link.close()
+    return link.result
+
+
+def tls_open(
+    host: str,
+    port: int,
+    *,
+    decide: PeerDecision | None = None,
+    certificate: x509.Certificate | None = None,
+    private_key: TlsPrivateKey | None = None,
+    chain: Sequence[x509.Certificate] = (),
+    server_name: str | None = None,
+    request_staple: bool = True,
+    tls13_only: bool = False,
+    timeout: float = 5.0,
+    send: bytes = b"",
+    chain_as_sent: bool = False,
+    security_level: int | None = None,
+) -> ClientLink:
+    """:func:`tls_connect`, but a completed connection is left open: close the link after.
+
+    The record says ``completed`` once the handshake is done, ``send`` is
+    sent and the server's first line (or nothing, within the bound) is read.
+    ``chain_as_sent``: ``decide`` gets the server's certificates exactly as
+    sent (:func:`lab.tls.peer_check.install_peer_check`); ``security_level``
+    as :func:`lab.tls.io.set_security_level`.
+    """
     started = time.monotonic()
     context = SSL.Context(SSL.TLS_CLIENT_METHOD)
     context.set_min_proto_version(SSL.TLS1_3_VERSION if tls13_only else SSL.TLS1_2_VERSION)
+    set_security_level(context, security_level)
     if certificate is not None and private_key is not None:
         context.use_certificate(certificate)
         context.use_privatekey(private_key)
         for cert in chain:
             context.add_extra_chain_cert(cert)
     context.set_info_callback(watch_alerts)
-    check = install_peer_check(context, decide or _accept_all, mode=SSL.VERIFY_PEER)
+    check = install_peer_check(
+        context, decide or _accept_all, mode=SSL.VERIFY_PEER, as_sent=chain_as_sent
+    )
     watch = ConnectionWatch()
     sock = socket.create_connection((host, port), timeout=timeout)
     # Handshake flights are small writes: without this, Nagle's algorithm meets the peer's
     # delayed ACK and each round trip waits some 40 ms (RFC 1122 4.2.3.2).
     sock.setsockopt(socket.IPPROTO_TCP, socket.TCP_NODELAY, 1)
     sock.setblocking(False)
+    local_host, local_port = sock.getsockname()[:2]
+    local = f"{local_host}:{local_port}"
     conn = SSL.Connection(context, sock)
     conn.set_app_data(watch)
     conn.set_connect_state()
@@ -91,7 +176,7 @@ def tls_connect(
 
     def ended(
         outcome: HandshakeOutcome, alert: Alert | None = None, detail: str = ""
-    ) -> ClientResult:
+    ) -> ClientLink:
         record = ConnectionRecord(
             f"{host}:{port}",
             outcome,
@@ -104,7 +189,12 @@ def tls_connect(
             received=len(greeting),
             seconds=time.monotonic() - started,
         )
-        return ClientResult(record, check.chain, check.staple, greeting)
+        result = ClientResult(record, check.chain, check.staple, greeting)
+        kept = conn if outcome is HandshakeOutcome.COMPLETED else None
+        link = ClientLink(result, local, kept, sock)
+        if kept is None:
+            link.close()
+        return link
 
     try:
         try:
@@ -138,8 +228,7 @@ def tls_connect(
                 return ended(HandshakeOutcome.PEER_ALERT, watch.alert_read, "after the handshake")
             if not isinstance(exc, SSL.SysCallError):
                 return ended(HandshakeOutcome.ERROR, detail=f"after the handshake: {exc}")
-        with contextlib.suppress(SSL.Error):
-            conn.shutdown()
         return ended(HandshakeOutcome.COMPLETED)
-    finally:
+    except BaseException:
         sock.close()
+        raise

@@ -18,7 +18,7 @@ from typing import TypeVar
 from cryptography.hazmat.primitives.asymmetric import ec, ed448, ed25519, rsa
 from OpenSSL import SSL
 
-__all__ = ["HandshakeTimeout", "TlsPrivateKey", "drive"]
+__all__ = ["HandshakeTimeout", "TlsPrivateKey", "drive", "set_security_level"]
 
 #: The private keys a TLS endpoint of the lab presents with (what pyOpenSSL accepts).
 TlsPrivateKey = (
@@ -53,3 +53,14 @@ def drive(sock: socket.socket, operation: Callable[[], T], deadline: float) -> T
         ready = select.select(readable, writable, [], left)
         if not any(ready):
             raise HandshakeTimeout("the peer went silent: the bounded wait ran out")
+
+
+def set_security_level(context: SSL.Context, level: int | None) -> None:
+    """Set OpenSSL's security level of ``context`` (None: leave OpenSSL's default).
+
+    Level 0 allows what old products still present (RSA-1024 keys, SHA-1
+    signatures in the chain) — the lab's validator, not OpenSSL, judges
+    those. pyOpenSSL has no setter; the cipher string's ``@SECLEVEL=`` sets it.
+    """
+    if level is not None:
+        context.set_cipher_list(f"DEFAULT:@SECLEVEL={level}".encode())

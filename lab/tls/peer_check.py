@@ -73,18 +73,52 @@ def _chain(store_ctx: Any) -> list[x509.Certificate]:
         lib.sk_X509_free(stack)
 
 
-def _staple(store_ctx: Any) -> bytes | None:
+def _as_sent(store_ctx: Any) -> list[x509.Certificate]:
+    """The peer's certificates in the order it sent them (RFC 8446 4.4.2), leaf first.
+
+    ``SSL_get_peer_cert_chain`` is the received list (set before it is verified,
+    OpenSSL 3.0 and later); a server's lacks the client's own certificate, so the
+    leaf being verified is put first when it is not. Empty when OpenSSL has none.
+    """
+    ssl = _ssl_of(store_ctx)
+    if ssl == ffi.NULL:
+        return []
+    stack = lib.SSL_get_peer_cert_chain(ssl)
+    if stack == ffi.NULL:
+        return []
+    certs = []
+    for index in range(lib.sk_X509_num(stack)):
+        pointer = lib.sk_X509_value(stack, index)
+        lib.X509_up_ref(pointer)  # the stack keeps its reference; the X509 object owns this one
+        certs.append(crypto.X509._from_raw_x509_ptr(pointer).to_cryptography())
+    leaf = lib.X509_STORE_CTX_get_current_cert(store_ctx)
+    if leaf != ffi.NULL:
+        lib.X509_up_ref(leaf)
+        current = crypto.X509._from_raw_x509_ptr(leaf).to_cryptography()
+        if not certs or certs[0] != current:
+            certs.insert(0, current)
+    return certs
+
+
+def _ssl_of(store_ctx: Any) -> Any:
     ssl = lib.X509_STORE_CTX_get_ex_data(store_ctx, lib.SSL_get_ex_data_X509_STORE_CTX_idx())
+    return ffi.NULL if ssl == ffi.NULL else ffi.cast("SSL *", ssl)
+
+
+def _staple(store_ctx: Any) -> bytes | None:
+    ssl = _ssl_of(store_ctx)
     if ssl == ffi.NULL:
         return None
     out = ffi.new("unsigned char **")
-    length = lib.SSL_get_tlsext_status_ocsp_resp(ffi.cast("SSL *", ssl), out)
+    length = lib.SSL_get_tlsext_status_ocsp_resp(ssl, out)
     if length <= 0 or out[0] == ffi.NULL:
         return None
     return bytes(ffi.buffer(out[0], length))
 
 
-def install_peer_check(context: SSL.Context, decide: PeerDecision, *, mode: int) -> PeerCheck:
+def install_peer_check(
+    context: SSL.Context, decide: PeerDecision, *, mode: int, as_sent: bool = False
+) -> PeerCheck:
     """Make ``context`` decide each peer chain with ``decide`` (one context per connection).
 
     ``mode`` is :data:`OpenSSL.SSL.VERIFY_PEER`, with
@@ -93,6 +127,11 @@ def install_peer_check(context: SSL.Context, decide: PeerDecision, *, mode: int)
     owns them); the decision is made once, at the leaf. ``decide`` returns an
     alert of :data:`_ERROR_FOR_ALERT` (42, 44, 46, 48) or ``None``; any other
     alert, or an exception, refuses with handshake_failure (40).
+
+    ``decide`` gets the chain as OpenSSL built it from what the peer sent, or
+    with ``as_sent`` the certificates exactly as the peer sent them, in its
+    order (what a validator judges as "presented"; the built one if OpenSSL
+    does not give that list).
     """
     check = PeerCheck()
 
@@ -100,7 +139,7 @@ def install_peer_check(context: SSL.Context, decide: PeerDecision, *, mode: int)
         try:
             if not check.decided and ok and lib.X509_STORE_CTX_get_error_depth(store_ctx) == 0:
                 check.decided = True
-                check.chain = _chain(store_ctx)
+                check.chain = (as_sent and _as_sent(store_ctx)) or _chain(store_ctx)
                 check.staple = _staple(store_ctx)
                 check.alert = decide(check.chain, check.staple)
             if check.alert is not None:

@@ -39,6 +39,9 @@ class ConnectionRecord:
     peer_certificate: str | None = None  # the client certificate's subject (mutual TLS)
     received: int = 0  # application bytes read from the peer
     seconds: float = 0.0
+    #: Who ended a connection whose handshake completed: "peer" (close_notify or EOF),
+    #: "endpoint" (idle, or the endpoint closing); None before the end or without a handshake.
+    closed_by: str | None = None
 
     @property
     def completed(self) -> bool:
@@ -51,6 +54,8 @@ class ConnectionRecord:
             text += f" ({self.alert.describe()})"
         if self.detail:
             text += f": {self.detail}"
+        if self.closed_by is not None:
+            text += f"; closed by the {self.closed_by}"
         if self.staple_requested:
             text += f"; stapled {self.stapled} bytes" if self.stapled else "; nothing stapled"
         return text
@@ -68,4 +73,5 @@ class ConnectionRecord:
             "peer_certificate": self.peer_certificate,
             "received": self.received,
             "seconds": round(self.seconds, 4),
+            "closed_by": self.closed_by,
         }

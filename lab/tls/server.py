@@ -14,7 +14,14 @@ With ``check_client`` the endpoint asks for a client certificate (mutual
 TLS) and decides it during the handshake (:mod:`lab.tls.peer_check`);
 ``on_connection`` hears of each record on the thread that served it.
 After the handshake it writes one greeting line, then reads until the peer
-closes or is idle for ``idle_timeout``.
+closes or is idle for ``idle_timeout``. With ``hold_open`` a connection is
+long-lived instead (a link that a product keeps, as Unified CM keeps its
+SIP/TLS links): it stays open, idle or not, until the peer closes it or the
+endpoint closes (:meth:`TlsEndpoint.close`), bounded by ``hold_limit``
+seconds. :meth:`TlsEndpoint.wait_open` sees such a connection once data has
+flowed both ways; :meth:`TlsEndpoint.record_of` waits for how it ended.
+``security_level`` 0 lets it present any key the PKI makes (RSA-1024, a
+SHA-1 chain), which OpenSSL's default level refuses to send.
 """
 
 from __future__ import annotations
@@ -31,7 +38,7 @@ from cryptography import x509
 from OpenSSL import SSL
 
 from lab.tls.alerts import Alert, alert_from_openssl_reason
-from lab.tls.io import HandshakeTimeout, TlsPrivateKey, drive
+from lab.tls.io import HandshakeTimeout, TlsPrivateKey, drive, set_security_level
 from lab.tls.peer_check import PeerCheck, PeerDecision, install_peer_check
 from lab.tls.record import ConnectionRecord, HandshakeOutcome
 from lab.tls.staple import StapleSource
@@ -39,9 +46,16 @@ from lab.tls.watch import ConnectionWatch, watch_alerts
 
 __all__ = ["GREETING", "TlsEndpoint"]
 
+
+class _EndpointClosed(Exception):
+    """A held-open connection ended by the endpoint (closing, or ``hold_limit``)."""
+
+
 GREETING = b"ocsp-lab: hello\n"
 #: How a connection's record is made: ``ended(outcome, alert, detail)``.
 _Ended = Callable[[HandshakeOutcome, Alert | None, str], ConnectionRecord]
+#: How often a held-open connection looks at the endpoint's stop flag (seconds).
+_HOLD_POLL = 0.25
 
 
 class TlsEndpoint:
@@ -63,6 +77,9 @@ class TlsEndpoint:
         on_connection: Callable[[ConnectionRecord], None] | None = None,
         handshake_timeout: float = 5.0,
         idle_timeout: float = 2.0,
+        hold_open: bool = False,
+        hold_limit: float = 300.0,
+        security_level: int | None = None,
     ) -> None:
         self.certificate = certificate
         self._key = private_key
@@ -73,10 +90,14 @@ class TlsEndpoint:
         self._on_connection = on_connection
         self.handshake_timeout = handshake_timeout
         self.idle_timeout = idle_timeout
+        self.hold_open = hold_open
+        self.hold_limit = hold_limit
+        self.security_level = security_level
         self._listener = socket.create_server((host, port), backlog=64)
         self._listener.settimeout(0.2)  # the accept loop looks at the stop flag this often
         self.host, self.port = self._listener.getsockname()[:2]
         self._records: list[ConnectionRecord] = []
+        self._open: dict[str, ConnectionRecord] = {}  # by peer: data flowed, not ended yet
         self._changed = threading.Condition()
         self._stop = threading.Event()
         self._threads: list[threading.Thread] = []
@@ -102,11 +123,15 @@ class TlsEndpoint:
     def close(self) -> None:
         """Stop accepting and wait (bounded) for the connections in flight."""
         self._stop.set()
+        # shutdown() wakes an accept() in progress at once (Linux), rather than at its poll.
+        with contextlib.suppress(OSError):
+            self._listener.shutdown(socket.SHUT_RDWR)
         if self._acceptor.is_alive():
             self._acceptor.join(timeout=5)
         self._listener.close()
+        linger = _HOLD_POLL if self.hold_open else self.idle_timeout
         for thread in list(self._threads):
-            thread.join(timeout=self.handshake_timeout + self.idle_timeout + 1)
+            thread.join(timeout=self.handshake_timeout + linger + 1)
 
     @property
     def address(self) -> str:
@@ -132,11 +157,49 @@ class TlsEndpoint:
                 self._changed.wait(left)
             return list(self._records)
 
+    def record_of(self, peer: str, timeout: float = 10.0) -> ConnectionRecord:
+        """How the connection from ``peer`` (``host:port``) ended, once it has (or TimeoutError)."""
+        deadline = time.monotonic() + timeout
+        with self._changed:
+            while True:
+                for record in self._records:
+                    if record.peer == peer:
+                        return record
+                left = deadline - time.monotonic()
+                if left <= 0:
+                    raise TimeoutError(f"the connection from {peer} did not end within {timeout} s")
+                self._changed.wait(left)
+
+    def wait_open(self, peer: str, timeout: float = 10.0) -> ConnectionRecord:
+        """The connection from ``peer`` once data has flowed both ways, or how it ended.
+
+        The record of an open connection says ``completed`` with no ``closed_by``.
+        """
+        deadline = time.monotonic() + timeout
+        with self._changed:
+            while True:
+                found = self._open.get(peer)
+                if found is not None:
+                    return found
+                for record in self._records:
+                    if record.peer == peer:
+                        return record
+                left = deadline - time.monotonic()
+                if left <= 0:
+                    raise TimeoutError(f"no data from {peer} within {timeout} s")
+                self._changed.wait(left)
+
+    def _flowed(self, record: ConnectionRecord) -> None:
+        with self._changed:
+            self._open[record.peer] = record
+            self._changed.notify_all()
+
     # -- serving ----------------------------------------------------------------------
 
     def _context(self) -> tuple[SSL.Context, PeerCheck | None]:
         context = SSL.Context(SSL.TLS_SERVER_METHOD)
         context.set_min_proto_version(SSL.TLS1_2_VERSION)
+        set_security_level(context, self.security_level)
         context.use_certificate(self.certificate)
         context.use_privatekey(self._key)
         for cert in self._chain:
@@ -192,6 +255,7 @@ class TlsEndpoint:
         if self._on_connection is not None:
             self._on_connection(record)
         with self._changed:
+            self._open.pop(peer, None)
             self._records.append(record)
             self._changed.notify_all()
 
@@ -206,7 +270,10 @@ class TlsEndpoint:
         conn.set_accept_state()
 
         def ended(
-            outcome: HandshakeOutcome, alert: Alert | None = None, detail: str = ""
+            outcome: HandshakeOutcome,
+            alert: Alert | None = None,
+            detail: str = "",
+            closed_by: str | None = None,
         ) -> ConnectionRecord:
             client = check.chain[0].subject.rfc4514_string() if check and check.chain else None
             return ConnectionRecord(
@@ -220,6 +287,7 @@ class TlsEndpoint:
                 peer_certificate=client,
                 received=received,
                 seconds=time.monotonic() - started,
+                closed_by=closed_by,
             )
 
         received = 0
@@ -231,24 +299,49 @@ class TlsEndpoint:
             return ended(HandshakeOutcome.TIMEOUT, detail=f"during the handshake: {exc}")
         except SSL.Error as exc:
             return self._failed(ended, seen, check, exc)
-        # The handshake is done: say hello, then read until the peer closes or goes idle.
+        # The handshake is done: say hello, then read until the peer closes or goes idle
+        # (held open: until the peer closes, the endpoint closes, or hold_limit).
+        closed_by = "peer"
         try:
             drive(sock, lambda: conn.sendall(GREETING), time.monotonic() + self.idle_timeout)
-            deadline = time.monotonic() + self.idle_timeout
-            while True:
-                received += len(drive(sock, lambda: conn.recv(16384), deadline))
+            if self.hold_open:
+                limit = started + self.hold_limit
+                while True:
+                    if self._stop.is_set() or time.monotonic() >= limit:
+                        raise _EndpointClosed
+                    try:
+                        deadline = time.monotonic() + _HOLD_POLL  # a short slice: see stop soon
+                        data = drive(sock, lambda: conn.recv(16384), deadline)
+                    except HandshakeTimeout:
+                        continue
+                    first = data and not received
+                    received += len(data)
+                    if first:  # data flowed both ways (the greeting out, this in): the link is up
+                        self._flowed(ended(HandshakeOutcome.COMPLETED, None, "open"))
+            else:
+                deadline = time.monotonic() + self.idle_timeout
+                while True:
+                    received += len(drive(sock, lambda: conn.recv(16384), deadline))
         except SSL.ZeroReturnError:
             pass  # close_notify: an orderly end
+        except _EndpointClosed:
+            closed_by = "endpoint"  # held open until the endpoint (or hold_limit) ended it
         except HandshakeTimeout:
-            pass  # idle after the handshake: the connection served its purpose
+            closed_by = "endpoint"  # idle after the handshake: the connection served its purpose
         except SSL.Error as exc:
             if seen.alert_read is not None:
-                return ended(HandshakeOutcome.PEER_ALERT, seen.alert_read, "after the handshake")
+                return ended(
+                    HandshakeOutcome.PEER_ALERT, seen.alert_read, "after the handshake", "peer"
+                )
             if not isinstance(exc, SSL.SysCallError):
                 return ended(HandshakeOutcome.ERROR, detail=f"after the handshake: {exc}")
         with contextlib.suppress(SSL.Error):
             conn.shutdown()
-        return ended(HandshakeOutcome.COMPLETED, detail=f"{len(GREETING)} bytes sent")
+        return ended(
+            HandshakeOutcome.COMPLETED,
+            detail=f"{len(GREETING)} bytes sent, {received} received",
+            closed_by=closed_by,
+        )
 
     @staticmethod
     def _failed(
