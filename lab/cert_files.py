@@ -15,11 +15,11 @@ import stat
 from pathlib import Path
 
 from cryptography import x509
-from cryptography.exceptions import InvalidSignature, UnsupportedAlgorithm
 from cryptography.hazmat.primitives import serialization
 from cryptography.hazmat.primitives.asymmetric import ec, ed25519, rsa
 
 from lab.capture import CaptureKind, sniff
+from lab.validator import certsig
 
 #: The keys the lab signs with (pki.keys.PrivateKey).
 _SIGNING_KEYS = (ec.EllipticCurvePrivateKey, rsa.RSAPrivateKey, ed25519.Ed25519PrivateKey)
@@ -144,14 +144,8 @@ def profile_facts(cert: x509.Certificate) -> tuple[bool, bool]:
 
 
 def issued_by(cert: x509.Certificate, issuer: x509.Certificate) -> bool:
-    """Whether ``issuer`` issued ``cert``: its name, and its key signed it (RFC 5280 6.1.3 a)."""
-    if cert.issuer != issuer.subject:
-        return False
-    try:
-        cert.verify_directly_issued_by(issuer)
-    except (InvalidSignature, UnsupportedAlgorithm, ValueError, TypeError):
-        return False  # a signature that does not verify, or one that cannot be checked
-    return True
+    """Whether ``issuer`` issued ``cert``: its name, and its key signed it (SHA-1 too)."""
+    return certsig.issued_by(cert, issuer).verified
 
 
 def is_self_signed(cert: x509.Certificate) -> bool:

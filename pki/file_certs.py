@@ -15,9 +15,9 @@ keys).
 from __future__ import annotations
 
 from cryptography import x509
-from cryptography.exceptions import InvalidSignature
-from cryptography.hazmat.primitives import serialization
-from cryptography.hazmat.primitives.asymmetric import ec, ed25519, rsa
+from cryptography.exceptions import InvalidSignature, UnsupportedAlgorithm
+from cryptography.hazmat.primitives import hashes, serialization
+from cryptography.hazmat.primitives.asymmetric import ec, ed25519, padding, rsa
 from cryptography.x509.oid import AuthorityInformationAccessOID
 
 from pki.errors import PKIError
@@ -28,7 +28,7 @@ from pki.spec import CertFile, CertSpec
 #: The keys the lab signs with (pki.keys.PrivateKey).
 _SIGNING_KEYS = (ec.EllipticCurvePrivateKey, rsa.RSAPrivateKey, ed25519.Ed25519PrivateKey)
 
-__all__ = ["authority_key_id", "read_cert_file"]
+__all__ = ["authority_key_id", "read_cert_file", "signed_by"]
 
 
 def _extension(cert: x509.Certificate, kind: type[x509.ExtensionType]) -> x509.ExtensionType | None:
@@ -74,6 +74,38 @@ def _key(spec: CertSpec, material: CertFile) -> PrivateKey | None:
     return key
 
 
+def signed_by(cert: x509.Certificate, issuer: x509.Certificate) -> bool:
+    """Whether ``issuer``'s key signed ``cert`` (RFC 5280 6.1.3 (a)(1)), SHA-1 included.
+
+    cryptography's ``verify_directly_issued_by`` refuses SHA-1 signatures,
+    which a legacy field CA still makes (:mod:`pki.legacy` makes them too):
+    those are verified here with the issuer's key and the certificate's own
+    hash, PKCS#1 v1.5 (RFC 3279 2.2.1) or ECDSA (RFC 3279 2.2.3).
+    """
+    try:
+        cert.verify_directly_issued_by(issuer)
+        return True
+    except InvalidSignature:
+        return False
+    except (ValueError, TypeError, UnsupportedAlgorithm):
+        pass  # not the issuer's name, or an algorithm cryptography refuses: SHA-1 below
+    if cert.issuer != issuer.subject or not isinstance(cert.signature_hash_algorithm, hashes.SHA1):
+        return False
+    key = issuer.public_key()
+    try:
+        if isinstance(key, rsa.RSAPublicKey):
+            key.verify(
+                cert.signature, cert.tbs_certificate_bytes, padding.PKCS1v15(), hashes.SHA1()
+            )
+        elif isinstance(key, ec.EllipticCurvePublicKey):
+            key.verify(cert.signature, cert.tbs_certificate_bytes, ec.ECDSA(hashes.SHA1()))
+        else:
+            return False
+    except InvalidSignature:
+        return False
+    return True
+
+
 def read_cert_file(
     spec: CertSpec, material: CertFile, issuer: x509.Certificate | None
 ) -> tuple[x509.Certificate, PrivateKey | None, Resolved]:
@@ -85,16 +117,12 @@ def read_cert_file(
     from another lab secret — is a :class:`PKIError`.
     """
     certificate = x509.load_der_x509_certificate(material.certificate)
-    if issuer is not None:
-        try:
-            # RFC 5280 6.1.3 (a)(1): the signature verifies with the issuer's public key.
-            certificate.verify_directly_issued_by(issuer)
-        except (InvalidSignature, ValueError, TypeError):
-            raise PKIError(
-                f"certificate {spec.name!r} ({material.path}) names {spec.issuer!r} as its "
-                f"issuer ({issuer.subject.rfc4514_string()}), but that certificate's key did "
-                "not sign it (expected the file's real issuer: made by another lab secret?)"
-            ) from None
+    if issuer is not None and not signed_by(certificate, issuer):
+        raise PKIError(
+            f"certificate {spec.name!r} ({material.path}) names {spec.issuer!r} as its "
+            f"issuer ({issuer.subject.rfc4514_string()}), but that certificate's key did "
+            "not sign it (expected the file's real issuer: made by another lab secret?)"
+        )
     return certificate, _key(spec, material), file_facts(certificate)
 
 
