@@ -42,6 +42,11 @@ CN = unused
 basicConstraints = critical, CA:TRUE
 keyUsage = critical, keyCertSign, cRLSign, digitalSignature
 subjectKeyIdentifier = hash
+[ ca_own_ski_ext ]
+basicConstraints = critical, CA:TRUE
+keyUsage = critical, keyCertSign, cRLSign, digitalSignature
+# Not the SHA-1 of the key (RFC 5280 4.2.1.2 allows any method): AKIs must copy it.
+subjectKeyIdentifier = 0A:0B:0C:0D:0E:0F:10:11:12:13
 [ not_a_ca_ext ]
 basicConstraints = critical, CA:FALSE
 keyUsage = critical, digitalSignature, keyCertSign
@@ -81,13 +86,19 @@ class OpenSSLCA:
         return self.dir / f"{self.name}.key"
 
     @classmethod
-    def req_x509(cls, dir: Path, name: str, *, subject: str, newkey: str = "rsa:2048") -> OpenSSLCA:
-        """A self-signed CA by ``openssl req -x509``, valid from now for ten years."""
+    def req_x509(
+        cls, dir: Path, name: str, *, subject: str, newkey: str = "rsa:2048", own_ski: bool = False
+    ) -> OpenSSLCA:
+        """A self-signed CA by ``openssl req -x509``, valid from now for ten years.
+
+        ``own_ski``: a subjectKeyIdentifier that is not the SHA-1 of its key.
+        """
         ca = cls._prepare(dir, name)
         openssl(
             "req", "-x509", "-newkey", newkey, "-nodes", "-keyout", ca.key.name,
             "-out", ca.cert.name, "-days", "3650", "-subj", subject,
-            "-config", "openssl.cnf", "-extensions", "ca_ext", cwd=dir,
+            "-config", "openssl.cnf", "-extensions", "ca_own_ski_ext" if own_ski else "ca_ext",
+            cwd=dir,
         )  # fmt: skip
         return ca
 

@@ -65,8 +65,13 @@ reason = "keyCompromise"
 
 @pytest.fixture(scope="module")
 def customer_ca(tmp_path_factory: pytest.TempPathFactory) -> OpenSSLCA:
-    """A customer CA by ``openssl req -x509`` (valid from now): cert and key files."""
-    return OpenSSLCA.req_x509(tmp_path_factory.mktemp("customer"), "customer-ca", subject=CUSTOMER)
+    """A customer CA by ``openssl req -x509`` (valid from now): cert and key files.
+
+    Its SKI is not the SHA-1 of its key, so the lab's AKIs must copy it (RFC 5280 4.2.1.1).
+    """
+    return OpenSSLCA.req_x509(
+        tmp_path_factory.mktemp("customer"), "customer-ca", subject=CUSTOMER, own_ski=True
+    )
 
 
 def test_pki_build_issues_a_lab_leaf_openssl_verify_accepts(
