@@ -58,6 +58,13 @@ extendedKeyUsage = serverAuth, clientAuth
 subjectKeyIdentifier = hash
 authorityKeyIdentifier = keyid
 subjectAltName = DNS:phone.example.com
+[ ocsp_ext ]
+basicConstraints = critical, CA:FALSE
+keyUsage = critical, digitalSignature
+extendedKeyUsage = OCSPSigning
+noCheck = ignored
+subjectKeyIdentifier = hash
+authorityKeyIdentifier = keyid
 """
 
 
@@ -137,8 +144,13 @@ class OpenSSLCA:
         (dir / "openssl.cnf").write_text(_CONFIG.format(dir=dir))
         return cls(dir, name)
 
-    def issue(self, name: str, *, subject: str, md: str = "sha256") -> Path:
-        """A leaf signed by this CA (``openssl ca``, valid from 2024): ``<name>.pem``, ``.key``."""
+    def issue(
+        self, name: str, *, subject: str, md: str = "sha256", extensions: str = "leaf_ext"
+    ) -> Path:
+        """A leaf signed by this CA (``openssl ca``, valid from 2024): ``<name>.pem``, ``.key``.
+
+        ``extensions``: ``leaf_ext`` (a TLS leaf) or ``ocsp_ext`` (a delegated OCSP responder).
+        """
         openssl(
             "req", "-new", "-newkey", "ec", "-pkeyopt", "ec_paramgen_curve:P-256", "-nodes",
             "-keyout", f"{name}.key", "-out", f"{name}.csr", "-subj", subject,
@@ -147,7 +159,7 @@ class OpenSSLCA:
         openssl(
             "ca", "-batch", "-config", "openssl.cnf", "-cert", self.cert.name,
             "-keyfile", self.key.name, "-in", f"{name}.csr", "-out", f"{name}.pem",
-            "-startdate", START, "-enddate", END, "-md", md, "-extensions", "leaf_ext",
+            "-startdate", START, "-enddate", END, "-md", md, "-extensions", extensions,
             "-notext", cwd=self.dir,
         )  # fmt: skip
         return self.dir / f"{name}.pem"
