@@ -1135,10 +1135,19 @@ def _read_scenario(top_node: _Node, id_: str, path: Path) -> Scenario:
 
 
 def _material(top: _Table, base: Path) -> tuple[Path, ...]:
-    """The files a scenario reads besides itself: ``[responder] replay`` (already checked)."""
+    """The files a scenario reads besides itself: ``replay``, ``cert_file``, ``key_file``."""
     responder = top.data.get("responder")
     replay = responder.get("replay") if isinstance(responder, dict) else None
-    return (base / replay,) if isinstance(replay, str) else ()
+    found = [base / replay] if isinstance(replay, str) else []
+    # [[pki.cert]] cert_file and key_file: a customer's certificates and keys.
+    pki = top.data.get("pki")
+    certs = pki.get("cert") if isinstance(pki, dict) else None
+    for cert in certs if isinstance(certs, list) else ():
+        for key in ("cert_file", "key_file"):
+            value = cert.get(key) if isinstance(cert, dict) else None
+            if isinstance(value, str):
+                found.append(base / value)
+    return tuple(found)
 
 
 def _read_certs(pki: _Table, base: Path) -> tuple[tuple[CertSpec, ...], dict[str, str]]:
