@@ -23,7 +23,7 @@ from lab.runner import run_scenario
 from lab.scenario import load_scenario
 from pki import EPOCH, CertificateDatabase, build_pki, calendar_t0, write_pki
 from pki.file_certs import signed_by
-from responder.app import create_app
+from responder.app import ADMIN_PREFIX, create_app
 from responder.server import InProcessServer
 from tests.openssl_ca import OpenSSLCA, openssl
 from tests.peers import openssl_ocsp_client
@@ -369,3 +369,25 @@ def test_database_status_of_a_file_whose_issuer_is_missing_is_refused(
     assert len(errors) == 1, errors
     assert "database.phone: expected a certificate whose issuer is in the scenario" in errors[0]
     assert "CN=Customer Root CA" in errors[0]
+
+
+def test_status_page_and_explain_say_which_certificates_came_from_files(
+    tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    ca = OpenSSLCA.backdated(tmp_path, "customer-ca", subject=CUSTOMER)
+    ca.issue("phone", subject="/O=Customer/CN=phone.example.com")
+    path = _scenario(tmp_path, _KEYLESS_CA.format(status="revoked"))
+    scenario = load_scenario(path)
+    lab_pki = build_pki(scenario.pki)
+    app = create_app(lab_pki, config=scenario.responder)
+    rows = app.test_client().get(f"{ADMIN_PREFIX}/state").get_json()["certificates"]
+    by_name = {row["name"]: row for row in rows}
+    assert by_name["customer-ca"]["from_file"] == "from customer-ca.pem, without its key"
+    assert by_name["phone"]["from_file"] == "from phone.pem, without its key"
+    assert by_name["phone"]["issuer"] == "customer-ca" and by_name["phone"]["status"] == "revoked"
+    assert by_name["server"]["from_file"] is None
+    assert "customer-ca" in by_name["trusted-responder"]["signs_for"]
+    assert main(["explain", str(path)]) == 0
+    story = capsys.readouterr().out
+    tree = "└─ phone  (leaf, ec-p256, serial 1001, from phone.pem, without its key, revoked)"
+    assert tree in story, story
