@@ -11,6 +11,7 @@ from __future__ import annotations
 import datetime as dt
 import stat
 import subprocess
+from dataclasses import replace
 from pathlib import Path
 
 import pytest
@@ -21,7 +22,16 @@ from cryptography.hazmat.primitives.serialization import Encoding
 from lab.cli import main
 from lab.runner import run_scenario
 from lab.scenario import load_scenario
-from pki import EPOCH, CertificateDatabase, build_pki, calendar_t0, write_pki
+from pki import (
+    EPOCH,
+    CertificateDatabase,
+    CertSpec,
+    PKIError,
+    PKISpec,
+    build_pki,
+    calendar_t0,
+    write_pki,
+)
 from pki.file_certs import signed_by
 from responder.app import ADMIN_PREFIX, create_app
 from responder.server import InProcessServer
@@ -391,3 +401,20 @@ def test_status_page_and_explain_say_which_certificates_came_from_files(
     story = capsys.readouterr().out
     tree = "└─ phone  (leaf, ec-p256, serial 1001, from phone.pem, without its key, revoked)"
     assert tree in story, story
+
+
+def test_file_issued_by_a_lab_ca_is_found_and_checked_against_its_key(tmp_path: Path) -> None:
+    # A product's certificate the lab's intermediate issued earlier (as `pki sign` does), handed
+    # back as a file: its issuer is found by name, and the build checks the lab CA's key signed it.
+    made = build_pki(PKISpec.with_defaults((CertSpec("phone", issuer="intermediate"),)))
+    (tmp_path / "product.pem").write_bytes(made["phone"].certificate.public_bytes(Encoding.PEM))
+    text = 'title = "t"\n[[pki.cert]]\nname = "product"\ncert_file = "product.pem"\n'
+    text += '[database]\nproduct = "revoked"\n'
+    scenario = load_scenario(_scenario(tmp_path, text))
+    assert scenario.pki.cert("product").issuer == "intermediate"
+    record = CertificateDatabase.from_pki(build_pki(scenario.pki)).by_name("product")
+    assert record is not None and record.ca == "intermediate" and record.is_revoked
+    # Another lab secret makes another intermediate key: that CA did not sign the file.
+    other = replace(scenario.pki, seed=b"another lab secret")
+    with pytest.raises(PKIError, match=r"names 'intermediate' as its issuer .* did not sign it"):
+        build_pki(other)
