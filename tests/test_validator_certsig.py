@@ -262,7 +262,7 @@ def test_check_chain_finds_a_sha1_issuer(default_pki: PKI, rsa_key: rsa.RSAPriva
     """The leaf's issuer signed it with ECDSA-SHA1; it is found among the presented."""
     root, intermediate, leaf, intermediate_key = _sha1_chain(rsa_key)
     signer = replace(
-        default_pki["responder"], certificate=intermediate, private_key=intermediate_key
+        default_pki["responder"], certificate=intermediate, key=intermediate_key
     )
     asked: list[int] = []
 
