@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+from pathlib import Path
+
 from pki import PKI, IssuedCert, Profile
 from pki.database import RecordReader
 
@@ -10,6 +12,10 @@ __all__ = ["render_tree"]
 
 def _describe(cert: IssuedCert, database: RecordReader | None) -> str:
     words = [cert.profile.value, _key_name(cert), f"serial {cert.serial:X}"]
+    material = cert.spec.from_file
+    if material is not None:
+        # A customer's certificate: say so, and whether the lab holds its key (it can sign).
+        words.append(f"from {Path(material.path).name}" + ("" if cert.key else ", without its key"))
     if cert.profile is Profile.OCSP_RESPONDER:
         words.append(
             f"signs OCSP answers for certificates of {cert.issuer}"
@@ -25,12 +31,13 @@ def _describe(cert: IssuedCert, database: RecordReader | None) -> str:
 def _key_name(cert: IssuedCert) -> str:
     from cryptography.hazmat.primitives.asymmetric import ec, ed25519, rsa
 
-    key = cert.private_key
-    if isinstance(key, ec.EllipticCurvePrivateKey):
+    # The certificate's public key: a certificate from a file may come without its private one.
+    key = cert.certificate.public_key()
+    if isinstance(key, ec.EllipticCurvePublicKey):
         return f"ec-p{key.curve.key_size}"
-    if isinstance(key, rsa.RSAPrivateKey):
+    if isinstance(key, rsa.RSAPublicKey):
         return f"rsa-{key.key_size}"
-    if isinstance(key, ed25519.Ed25519PrivateKey):
+    if isinstance(key, ed25519.Ed25519PublicKey):
         return "ed25519"
     return "?"
 

@@ -27,12 +27,24 @@ import tomllib
 import urllib.parse
 from collections.abc import Callable, Collection, Iterable, Mapping, Sequence
 from contextvars import ContextVar
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from enum import Enum, StrEnum
 from pathlib import Path
 from typing import Any, ClassVar, Generic, NoReturn, TypeAlias, TypeVar
 
+from cryptography import x509
+from cryptography.hazmat.primitives.asymmetric import ed25519
+from cryptography.hazmat.primitives.serialization import Encoding
+
 from lab.capture import CaptureKind, sniff
+from lab.cert_files import (
+    CertFileError,
+    is_self_signed,
+    issued_by,
+    profile_facts,
+    read_certificate_file,
+    read_key_file,
+)
 from lab.errors import LabError, ScenarioError, ScenarioMistakes, UsageError
 from lab.evidence import CertStatus, ErrorCode, TrustedBy
 from lab.settings import (
@@ -55,11 +67,13 @@ from lab.timespec import (
     parse_duration,
     parse_offset,
 )
+from pki.builder import subject_name
 from pki.profiles import EKU_NAMES
 from pki.spec import (
     LAB_URL,
     NO_URL,
     REASONS,
+    CertFile,
     CertSpec,
     EntrySpec,
     KeyType,
@@ -83,6 +97,7 @@ from responder.fault_table import (
     beyond_transport,
     fault_key,
 )
+from responder.source import DEFAULT_SIGNERS
 
 __all__ = [
     "MAX_SCENARIO_BYTES",
@@ -844,7 +859,11 @@ _CERT_KEYS = (
     "subject",
     "signature_hash",
     "must_staple",
+    "cert_file",
+    "key_file",
 )
+#: With cert_file, the file says everything else (SCENARIOS.md [[pki.cert]]).
+_FILE_CERT_KEYS = ("name", "cert_file", "key_file")
 _ENTRY_KEYS = ("status", "reason", "since")
 _RESPONDER_KEYS = (
     "signer",
@@ -1081,7 +1100,7 @@ def _read_scenario(top_node: _Node, id_: str, path: Path) -> Scenario:
     pki_table = top.section("pki", _PKI_KEYS)
     key = pki_table.get("key", _choice(KeyType), KeyType.EC_P256)
     signature_hash = pki_table.optional("signature_hash", _choice(SignatureHash))
-    certs, origins = _read_certs(pki_table)
+    certs, origins = _read_certs(pki_table, path.parent)
     if _mistake_count() > before_pki:
         # A mistaken [pki] makes follow-ons of the checks on its names (a "caa" profile:
         # "issuer is no CA"; a certificate left out: "no such name"): stop here.
@@ -1116,18 +1135,35 @@ def _read_scenario(top_node: _Node, id_: str, path: Path) -> Scenario:
 
 
 def _material(top: _Table, base: Path) -> tuple[Path, ...]:
-    """The files a scenario reads besides itself: ``[responder] replay`` (already checked)."""
+    """The files a scenario reads besides itself: ``replay``, ``cert_file``, ``key_file``."""
     responder = top.data.get("responder")
     replay = responder.get("replay") if isinstance(responder, dict) else None
-    return (base / replay,) if isinstance(replay, str) else ()
+    found = [base / replay] if isinstance(replay, str) else []
+    # [[pki.cert]] cert_file and key_file: a customer's certificates and keys.
+    pki = top.data.get("pki")
+    certs = pki.get("cert") if isinstance(pki, dict) else None
+    for cert in certs if isinstance(certs, list) else ():
+        for key in ("cert_file", "key_file"):
+            value = cert.get(key) if isinstance(cert, dict) else None
+            if isinstance(value, str):
+                found.append(base / value)
+    return tuple(found)
 
 
-def _read_certs(pki: _Table) -> tuple[tuple[CertSpec, ...], dict[str, str]]:
-    """Every certificate of the scenario (defaults merged), and where each one added was written."""
+def _read_certs(pki: _Table, base: Path) -> tuple[tuple[CertSpec, ...], dict[str, str]]:
+    """Every certificate of the scenario (defaults merged), and where each one added was written.
+
+    A certificate from a file gets the name of its issuer here, found among
+    the others by the file's issuer name and key (:func:`_with_file_issuers`).
+    """
     added: list[CertSpec] = []
     origins: dict[str, str] = {}  # name -> "pki.cert[2]"
     for node in pki.array("cert"):
-        spec = _read_cert(node.table(_CERT_KEYS))
+        table = node.table(_CERT_KEYS)
+        if "cert_file" in table or "key_file" in table:
+            spec = _read_file_cert(table, base)
+        else:
+            spec = _read_cert(table)
         if spec.name in origins:
             node.fail(
                 f"a name no other [[pki.cert]] uses ({origins[spec.name]} is also {spec.name!r})",
@@ -1135,7 +1171,104 @@ def _read_certs(pki: _Table) -> tuple[tuple[CertSpec, ...], dict[str, str]]:
             )
         origins[spec.name] = node.key
         added.append(spec)
-    return PKISpec.with_defaults(tuple(added)).certs, origins
+    return _with_file_issuers(PKISpec.with_defaults(tuple(added)).certs), origins
+
+
+def _read_file_cert(cert: _Table, base: Path) -> CertSpec:
+    """A ``[[pki.cert]]`` with ``cert_file``: the name, the file, and its key if given.
+
+    Its profile is what the file says: a CA when basicConstraints has cA
+    (RFC 5280 4.2.1.9), a delegated OCSP signer with EKU OCSPSigning (RFC
+    6960 4.2.2.2), else a leaf; its issuer is found later, by name and key.
+    """
+    name = cert.required("name", _cert_name, 'the certificate\'s name (name = "…")')
+    if "cert_file" not in cert:
+        cert.node("key_file").fail(
+            "no key_file without cert_file (a certificate the lab makes has a key of the lab's)"
+        )
+    for key in cert.data:
+        if key not in _FILE_CERT_KEYS:
+            _record(
+                ScenarioError(
+                    cert.file,
+                    _join(cert.key, key),
+                    f"no {key} with cert_file: the certificate file says it",
+                )
+            )
+    path, certificate = cert.required(
+        "cert_file", lambda node: _certificate_file(node, base), "cert_file"
+    )
+    given = cert.optional("key_file", lambda node: _key_file(node, base, certificate))
+    is_ca, signs_ocsp = profile_facts(certificate)
+    profile = Profile.CA if is_ca else Profile.OCSP_RESPONDER if signs_ocsp else Profile.LEAF
+    return CertSpec(
+        name=name,
+        profile=profile,
+        from_file=CertFile(
+            certificate.public_bytes(Encoding.DER),
+            given[1] if given else None,
+            path=str(path),
+            key_path=str(given[0]) if given else None,
+        ),
+    )
+
+
+def _certificate_file(node: _Node, base: Path) -> tuple[Path, x509.Certificate]:
+    where = base / node.text("a path to a certificate file (PEM or DER), relative to the scenario")
+    try:
+        return where, read_certificate_file(where)
+    except CertFileError as exc:
+        node.fail(exc.expected)
+
+
+def _key_file(node: _Node, base: Path, certificate: x509.Certificate) -> tuple[Path, bytes]:
+    where = base / node.text("a path to a private key file (PEM or DER), relative to the scenario")
+    try:
+        return where, read_key_file(where, certificate)
+    except CertFileError as exc:
+        node.fail(exc.expected)
+
+
+def _file_certificate(cert: CertSpec) -> x509.Certificate | None:
+    if cert.from_file is None:
+        return None
+    return x509.load_der_x509_certificate(cert.from_file.certificate)
+
+
+def _with_file_issuers(certs: tuple[CertSpec, ...]) -> tuple[CertSpec, ...]:
+    """``certs``, each from a file given the name of its issuer (None: self-signed or outside).
+
+    The issuer is the CA of the scenario whose subject is the file's issuer
+    name (RFC 5280 4.1.2.4) and, for a CA from a file, whose key verifies the
+    signature (so its SKI is the file's AKI, RFC 5280 4.2.1.1). A lab-made CA
+    matches by name here; the build checks its key (pki.file_certs), since
+    keys exist only once the lab secret is known.
+    """
+    cas = [c for c in certs if c.profile is Profile.CA]
+    found: list[CertSpec] = []
+    for cert in certs:
+        certificate = _file_certificate(cert)
+        if certificate is None or is_self_signed(certificate):
+            found.append(cert)
+            continue
+        issuer: str | None = None
+        for ca in cas:
+            if ca.name == cert.name:
+                continue
+            ca_certificate = _file_certificate(ca)
+            if ca_certificate is not None and issued_by(certificate, ca_certificate):
+                issuer = ca.name
+                break
+            if ca_certificate is None and subject_name(ca) == certificate.issuer and not issuer:
+                issuer = ca.name  # a lab CA of that name; a CA from a file that verifies wins
+        found.append(replace(cert, issuer=issuer))
+    return tuple(found)
+
+
+def outside_issuer(cert: CertSpec) -> bool:
+    """A certificate from a file whose issuer is no certificate of the scenario."""
+    certificate = _file_certificate(cert)
+    return certificate is not None and cert.issuer is None and not is_self_signed(certificate)
 
 
 def _read_cert(cert: _Table) -> CertSpec:
@@ -1173,8 +1306,10 @@ def _check_issuers(certs: Sequence[CertSpec], origins: Mapping[str, str], file: 
     by_name = {c.name: c for c in certs}
     names = _Names(by_name)
     for cert in certs:
-        if cert.issuer is None:
-            continue
+        if cert.issuer is None or cert.from_file is not None:
+            continue  # a file's issuer was found as a CA by the file's issuer name
+        if cert.issuer in by_name:
+            _check_file_issuer(cert, by_name[cert.issuer], origins, file)
         if cert.name in origins:
             node = _Node(file, _join(origins[cert.name], "issuer"), cert.issuer)
             names.ca(node)
@@ -1195,6 +1330,32 @@ def _check_issuers(certs: Sequence[CertSpec], origins: Mapping[str, str], file: 
                     "an issuer chain that ends at a self-signed certificate"
                 )
             chain.append(issuer)
+
+
+def _check_file_issuer(
+    cert: CertSpec, issuer: CertSpec, origins: Mapping[str, str], file: str
+) -> None:
+    """A certificate the lab makes under a CA from a file: the file is a CA, with its key."""
+    material = issuer.from_file
+    if material is None:
+        return
+    where = origins.get(cert.name)
+    node = (
+        _Node(file, _join(where, "issuer"), cert.issuer)
+        if where is not None
+        else _Node(file, _join(origins[issuer.name], "key_file"), material.key_path)
+    )
+    role = "its issuer" if where is not None else f"the issuer of the default {cert.name!r}"
+    if issuer.profile is not Profile.CA:
+        node.fail(
+            f"a CA as {role}: {issuer.name!r} ({material.path}) has no basicConstraints cA "
+            "(RFC 5280 4.2.1.9), so it may not issue certificates"
+        )
+    if material.key is None:
+        node.fail(
+            f"a CA with its key as {role}: {issuer.name!r} ({material.path}) has no key_file, "
+            "so the lab cannot issue certificates for it (it can only judge them)"
+        )
 
 
 def _check_signature_hashes(
@@ -1218,7 +1379,12 @@ def _check_signature_hashes(
         if cert.signature_hash is None:
             continue
         issuer = by_name[cert.issuer] if cert.issuer is not None else cert
-        if (issuer.key or key) is KeyType.ED25519:
+        issuer_file = _file_certificate(issuer)
+        if (
+            isinstance(issuer_file.public_key(), ed25519.Ed25519PublicKey)
+            if issuer_file is not None
+            else (issuer.key or key) is KeyType.ED25519
+        ):
             # Only a certificate the scenario wrote has a signature_hash of its own.
             where = _join(origins[cert.name], "signature_hash")
             _Node(pki.file, where, cert.signature_hash.value).fail(
@@ -1230,6 +1396,16 @@ def _read_database(database: _Table, names: _Names) -> dict[str, EntrySpec]:
     entries: dict[str, EntrySpec] = {}
     for name, node in database.nodes():
         names.check(_Node(node.file, node.key, name), name)
+        cert = names.certs[name]
+        if outside_issuer(cert):
+            certificate = _file_certificate(cert)
+            assert certificate is not None and cert.from_file is not None
+            # RFC 6960 4.1.1: a CertID names the issuer; the responder answers per CA it knows.
+            _Node(node.file, node.key, name).fail(
+                f"a certificate whose issuer is in the scenario: {cert.from_file.path} is issued "
+                f"by {certificate.issuer.rfc4514_string()}, which is no [[pki.cert]] "
+                "(add that CA with cert_file)"
+            )
         entries[name] = _read_entry(node)
     return entries
 
@@ -1305,8 +1481,10 @@ def _read_responder(responder: _Table, names: _Names, base: Path) -> ResponderCo
         signers[ca] = names.cert(node)
     if "signer" in responder and signers:
         responder.node("signers").fail("either responder.signer or responder.signers, not both")
+    signer = responder.optional("signer", names.cert)
+    _check_signer_keys(responder, signer, signers, names)
     return ResponderConfig(
-        signer=responder.optional("signer", names.cert),
+        signer=signer,
         signers=signers,
         certs=responder.get("certs", _choice(CertsIncluded), defaults.certs),
         responder_id=responder.get("responder_id", _choice(ResponderIdKind), defaults.responder_id),
@@ -1315,6 +1493,43 @@ def _read_responder(responder: _Table, names: _Names, base: Path) -> ResponderCo
         faults=faults,
         replay=replay,
     )
+
+
+def _check_signer_keys(
+    responder: _Table, signer: str | None, signers: Mapping[str, str], names: _Names
+) -> None:
+    """Every CA's answers have a signer with a key (a certificate from a file may have none).
+
+    Who signs is SCENARIOS.md's rule (as :class:`responder.source.SignerPolicy`
+    applies it): ``signers[ca]``, else ``signer``, else the default. A CA from
+    a file without its key can still be answered for, by another signer — a
+    Trusted Responder, a delegated responder with a key — never by itself.
+    """
+    certs = names.certs
+
+    def keyless(name: str) -> CertFile | None:
+        material = certs[name].from_file
+        return material if material is not None and material.key is None else None
+
+    for where, name in [("signer", signer), *((f"signers.{ca}", n) for ca, n in signers.items())]:
+        material = keyless(name) if name is not None else None
+        if material is not None:
+            _Node(responder.file, _join(responder.key, where), name).fail(
+                f"a signer with its key: {name!r} ({material.path}) has no key_file"
+            )
+    if signer is not None:
+        return
+    for ca in (c for c in certs.values() if c.profile is Profile.CA and c.name not in signers):
+        default = DEFAULT_SIGNERS.get(ca.name, ca.name)
+        chosen = default if default in certs else ca.name
+        material = keyless(chosen)
+        if material is None:
+            continue
+        _Node(responder.file, _join(responder.key, "signers"), None).fail(
+            f"a signer with a key for the certificates of {ca.name!r}: by default {chosen!r} "
+            f"signs them, and {chosen!r} ({material.path}) has no key_file (give it one, or "
+            f'name another signer: signers = {{ {ca.name} = "trusted-responder" }})'
+        )
 
 
 def _read_faults(faults: _Table) -> Faults:

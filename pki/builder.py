@@ -21,23 +21,45 @@ from cryptography.hazmat.primitives.asymmetric import ec, ed25519, rsa
 from cryptography.x509.oid import NameOID
 
 from pki.errors import PKIError
+from pki.file_certs import authority_key_id, read_cert_file
 from pki.keys import PrivateKey, derive_key
 from pki.legacy import sign_with_sha1
 from pki.profiles import Resolved, extensions, resolve
 from pki.spec import DEFAULT_BASE_URL, EPOCH, CertSpec, KeyType, PKISpec, Profile, SignatureHash
 
-__all__ = ["PKI", "IssuedCert", "build_pki", "signature_hash"]
+__all__ = ["PKI", "IssuedCert", "build_pki", "signature_hash", "subject_name"]
 
 
 @dataclass(frozen=True)
 class IssuedCert:
-    """One built certificate with its key and what it was built from."""
+    """One built certificate with its key and what it was built from.
+
+    ``key`` is None only for a certificate read from a file without its key
+    (SCENARIOS.md ``cert_file`` without ``key_file``): the lab judges with it
+    but cannot issue or sign with it.
+    """
 
     name: str
     spec: CertSpec
     certificate: x509.Certificate
-    private_key: PrivateKey
+    key: PrivateKey | None
     resolved: Resolved
+
+    @property
+    def private_key(self) -> PrivateKey:
+        """The certificate's key; :class:`PKIError` for a file certificate given without one."""
+        if self.key is None:
+            path = self.spec.from_file.path if self.spec.from_file else self.name
+            raise PKIError(
+                f"certificate {self.name!r} ({path}) came without its key (key_file): "
+                "the lab cannot issue or sign with it"
+            )
+        return self.key
+
+    @property
+    def from_file(self) -> bool:
+        """Whether the certificate was read from a file (``cert_file``), not made."""
+        return self.spec.from_file is not None
 
     @property
     def issuer(self) -> str | None:
@@ -111,6 +133,11 @@ def _subject(common_name: str) -> x509.Name:
             x509.NameAttribute(NameOID.COMMON_NAME, common_name),
         ]
     )
+
+
+def subject_name(cert: CertSpec) -> x509.Name:
+    """The subject the builder gives ``cert`` (a file certificate's is the file's)."""
+    return _subject(cert.subject or cert.name)
 
 
 def _build_order(spec: PKISpec) -> list[CertSpec]:
@@ -220,6 +247,11 @@ def build_pki(
         )
     built: dict[str, IssuedCert] = {}
     for cert in _build_order(spec):
+        if cert.from_file is not None:
+            signed_by = built[cert.issuer].certificate if cert.issuer is not None else None
+            certificate, file_key, facts = read_cert_file(cert, cert.from_file, signed_by)
+            built[cert.name] = IssuedCert(cert.name, cert, certificate, file_key, facts)
+            continue
         key = derive_key(spec.seed, cert.name, cert.key or spec.key)
         issuer = built[cert.issuer] if cert.issuer is not None else None
         issuer_key = issuer.private_key if issuer else key
@@ -235,6 +267,10 @@ def build_pki(
             .not_valid_after(resolved.not_after)
         )
         for extension, critical in extensions(cert, resolved, key, issuer_key):
+            if issuer is not None and issuer.from_file:
+                # RFC 5280 4.2.1.1: keyIdentifier is the issuer's subjectKeyIdentifier, which
+                # a field CA may have computed otherwise than the lab's SHA-1 of the key.
+                extension = authority_key_id(issuer.certificate, extension)
             builder = builder.add_extension(extension, critical=critical)
         algorithm = _certificate_hash(spec, cert, issuer_key)
         built[cert.name] = IssuedCert(

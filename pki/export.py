@@ -92,6 +92,15 @@ def _same_p12(path: Path, pki: PKI, cert: IssuedCert) -> bool:
     )
 
 
+def _file_note(cert: IssuedCert) -> str:
+    """For a certificate from a file (``cert_file``): where from, and whether its key came too."""
+    material = cert.spec.from_file
+    if material is None:
+        return ""
+    key = "its key from " + Path(material.key_path).name if material.key_path else "no key"
+    return f" (copied from {Path(material.path).name}; {key})"
+
+
 def _depth(pki: PKI, cert: IssuedCert) -> int:
     return len(pki.chain(cert.name))
 
@@ -104,6 +113,7 @@ def _readme(pki: PKI, database: CertificateDatabase, secret: LabSecret) -> str:
         status = record.status.value if record else "unknown (no record)"
         rows.append(
             f"  {cert.name + '.pem':28} {cert.profile.value:15} issued by {issuer:18} {status}"
+            + _file_note(cert)
         )
     cas = [c.name for c in pki.cas()]
     leaves = [c.name for c in pki if c.profile is Profile.LEAF]
@@ -229,6 +239,10 @@ def write_pki(
     put("README.txt", _readme(pki, database, secret).encode())
     for cert in pki:
         put(f"{cert.name}.pem", _pem(cert))
+        if cert.key is None:
+            # A certificate from a file without key_file: the lab never holds a key the
+            # user did not give, so it writes none (and no .p12, which would need it).
+            continue
         put(f"{cert.name}.key", _key_pem(cert), mode=0o600)
         if cert.profile is Profile.LEAF:
             # A new .p12 differs by its random salt alone: a re-build keeps the

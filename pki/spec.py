@@ -20,6 +20,7 @@ __all__ = [
     "LAB_URL",
     "NO_URL",
     "REASONS",
+    "CertFile",
     "CertSpec",
     "EntrySpec",
     "KeyType",
@@ -114,8 +115,30 @@ REASONS: Mapping[str, int] = {
 
 
 @dataclass(frozen=True)
+class CertFile:
+    """A certificate read from a file instead of made (SCENARIOS.md ``cert_file``, ``key_file``).
+
+    Plain bytes, read and checked by the scenario loader: the certificate's
+    DER and, when given, its private key as unencrypted PKCS#8 DER. ``path``
+    and ``key_path`` say where they came from, for the README and the status
+    page. Without a key the lab can judge with the certificate, but never
+    issue or sign with it.
+    """
+
+    certificate: bytes
+    key: bytes | None = None
+    path: str = ""
+    key_path: str | None = None
+
+
+@dataclass(frozen=True)
 class CertSpec:
-    """One certificate. ``None`` everywhere means "the profile's default"."""
+    """One certificate. ``None`` everywhere means "the profile's default".
+
+    With ``from_file`` the certificate is the file's: ``profile`` and
+    ``issuer`` are what the file says (the loader finds the issuer's name),
+    every other field is unused.
+    """
 
     name: str
     issuer: str | None = None  # None: self-signed
@@ -133,6 +156,8 @@ class CertSpec:
     signature_hash: SignatureHash | None = None
     # RFC 7633: a TLS Feature extension asking for status_request (a stapled answer).
     must_staple: bool = False
+    #: SCENARIOS.md ``cert_file``: the certificate comes from a file, not the builder.
+    from_file: CertFile | None = None
 
 
 @dataclass(frozen=True)

@@ -28,8 +28,10 @@ import json
 import threading
 import time
 from collections.abc import Iterator
+from pathlib import Path
 from typing import Any
 
+from pki import IssuedCert
 from pki.spec import REASONS, Profile
 from responder.app import LabResponder
 from responder.connections import connections_mark, recent_connections
@@ -115,10 +117,21 @@ def _tree(responder: LabResponder) -> list[dict[str, Any]]:
                 "reason": record.reason if record else None,
                 "depth": len(responder.pki.chain(cert.name)) - 1,
                 "signs_for": signs_for,
+                # cert_file: the customer's file it was read from, and whether its key came too
+                "from_file": _file_words(cert),
             }
         )
     rows += signed_rows(responder, _ROLE_WORDS["leaf"])  # uploaded CSRs, under their issuer
     return _tree_order(rows)
+
+
+def _file_words(cert: IssuedCert) -> str | None:
+    """``from ca.pem`` (``, without its key``) for a certificate read from a file, else None."""
+    material = cert.spec.from_file
+    if material is None:
+        return None
+    keyless = "" if cert.key is not None else ", without its key"
+    return f"from {Path(material.path).name}{keyless}"
 
 
 def _tree_order(rows: list[dict[str, Any]]) -> list[dict[str, Any]]:

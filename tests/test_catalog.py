@@ -46,6 +46,8 @@ CERT_KEYS = {
     "subject",
     "signature_hash",
     "must_staple",
+    "cert_file",
+    "key_file",
 }
 PROFILES = {"ca", "leaf", "ocsp-responder"}
 DB_STATUSES = {"good", "revoked", "hold", "unknown"}

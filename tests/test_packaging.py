@@ -88,7 +88,8 @@ def test_the_wheel_carries_the_catalog_under_the_fixed_top_level_names(
     catalog = {n.removeprefix("lab/catalog/") for n in names if n.startswith("lab/catalog/")}
     in_checkout = {
         p.relative_to(ROOT / "scenarios").as_posix()
-        for pattern in ("*.toml", "*.der")  # a scenario and the captures its replay serves
+        # a scenario, the captures its replay serves, the certificates and keys of cert_file
+        for pattern in ("*.toml", "*.der", "*.pem", "*.key")
         for p in (ROOT / "scenarios").rglob(pattern)
     }
     assert in_checkout and in_checkout | {"README.md"} == catalog

@@ -261,9 +261,7 @@ def test_check_chain_sees_a_sha1_self_signed_root(rsa_key: rsa.RSAPrivateKey) ->
 def test_check_chain_finds_a_sha1_issuer(default_pki: PKI, rsa_key: rsa.RSAPrivateKey) -> None:
     """The leaf's issuer signed it with ECDSA-SHA1; it is found among the presented."""
     root, intermediate, leaf, intermediate_key = _sha1_chain(rsa_key)
-    signer = replace(
-        default_pki["responder"], certificate=intermediate, private_key=intermediate_key
-    )
+    signer = replace(default_pki["responder"], certificate=intermediate, key=intermediate_key)
     asked: list[int] = []
 
     def fetcher(url: str, der: bytes, method: HttpMethod, timeout: float) -> FetchResult:

@@ -145,6 +145,38 @@ def _check_port_free(host: str, port: int) -> None:
 
 
 def run(args: argparse.Namespace) -> int:
+    """``serve``: a scenario, or the one ``--ca`` and its options mean (lab.commands.serve_ca)."""
+    from lab.commands import serve_ca
+
+    text = serve_ca.ca_scenario(args)
+    if text is None:
+        return _serve(args)
+    if args.print_scenario:
+        return serve_ca.print_scenario(text, _check_ca_scenario)
+    with serve_ca.scenario_file(text) as path:
+        _check_ca_scenario(path)
+        args.scenario = path
+        return _serve(args)
+
+
+def _check_ca_scenario(path: str) -> None:
+    """Load the scenario ``--ca`` means; its mistakes as errors of ``--ca`` (exit 2)."""
+    from lab.errors import ScenarioError
+    from lab.scenario import load_scenario
+
+    try:
+        load_scenario(Path(path))
+    except ScenarioError as exc:
+        where = f"{path}: "
+        raise UsageError(
+            "\n".join(
+                f"serve --ca (the scenario --print-scenario shows): {line.removeprefix(where)}"
+                for line in exc.lines
+            )
+        ) from None
+
+
+def _serve(args: argparse.Namespace) -> int:
     from lab.judge import answer_judge
     from pki import write_pki
     from pki.database import atomic_write
@@ -396,6 +428,9 @@ def register(commands: Any) -> None:
     )  # fmt: skip
     serve.add_argument("--quiet", action="store_true", help="no log line per request")
     add_secret_option(serve)
+    from lab.commands.serve_ca import add_ca_options
+
+    add_ca_options(serve)
     serve.add_argument(
         "--log-format", choices=LOG_FORMATS, default="text",
         help="request log and admin actions as text (%(default)s) or one JSON object a line",

@@ -108,7 +108,7 @@
         el("span", { class: "name" }, (cert.depth ? "└ " : "") + cert.name),
         status, since, signs),
       el("div", { class: "role" }, cert.role_words + " · serial ", el("code", {}, cert.serial),
-        " · ", cert.subject),
+        " · ", cert.subject, cert.from_file ? " · " + cert.from_file : ""),
       controls,
     );
     node.style.marginLeft = (cert.depth * 1.6) + "rem";
