@@ -75,7 +75,20 @@ def build_for_product(
     spec = replace(scenario.pki, seed=secret.value)
     if only is not None:
         spec = _restricted(spec, only)
-    return build_pki(spec, base_url=base_url, t0=t0, leaf_namespace=scenario.id)
+    return _build(spec, base_url, t0, scenario.id)
+
+
+def _build(spec: PKISpec, base_url: str, t0: dt.datetime, namespace: str | None) -> PKI:
+    """:func:`pki.build_pki`, a validity X.509 cannot encode being a :class:`PKIError` too."""
+    try:
+        return build_pki(spec, base_url=base_url, t0=t0, leaf_namespace=namespace)
+    except (OverflowError, ValueError) as exc:
+        # RFC 5280 4.1.2.5: no date before 1950 or past 9999 (cryptography's ValueError);
+        # t0 plus a lifetime past datetime's range is Python's OverflowError.
+        raise PKIError(
+            f"t0 {t0:%Y-%m-%d}: a validity window would fall outside 1950-9999, "
+            f"what X.509 can encode ({exc})"
+        ) from None
 
 
 def _restricted(spec: PKISpec, names: Iterable[str]) -> PKISpec:
@@ -182,7 +195,7 @@ def build_trust_bundle(
 
 def _default_fingerprints(base_url: str, secret: LabSecret, t0: dt.datetime) -> frozenset[str]:
     """Fingerprints of the default PKI's CAs and responders as ``pki build`` makes them."""
-    lab_pki = build_pki(PKISpec(seed=secret.value), base_url=base_url, t0=t0)
+    lab_pki = _build(PKISpec(seed=secret.value), base_url, t0, None)
     return frozenset(fingerprint(c.certificate) for c in lab_pki if c.profile is not Profile.LEAF)
 
 

@@ -193,3 +193,31 @@ def test_trust_bundle_refuses_bad_input_with_one_line(
     err = capsys.readouterr().err
     assert "broken.toml" in err and "trust" in err and "Traceback" not in err
     assert not (tmp_path / "o").exists()
+
+
+@pytest.mark.parametrize("t0", ["1900-01-01", "9999-01-01"])
+def test_trust_bundle_refuses_a_t0_x509_cannot_encode(
+    tmp_path: Path, capsys: pytest.CaptureFixture[str], t0: str
+) -> None:
+    catalog = tmp_path / "scenarios"
+    _write_catalog(catalog)
+    out = tmp_path / "o"
+    assert main(["pki", "trust-bundle", "--out", str(out), "--t0", t0, str(catalog)]) == 2
+    err = capsys.readouterr().err
+    assert err == (
+        f"ocsp-lab: error: --t0 {t0}: a validity window would fall outside 1950-9999, "
+        "what X.509 can encode (expected another date)\n"
+    )
+    assert not out.exists()
+
+
+def test_a_scenario_whose_pki_cannot_be_built_is_listed_not_a_traceback(tmp_path: Path) -> None:
+    # A root of 100 years from a t0 in 9950 ends past 9999; the default PKI's ten fit.
+    far = _scenario(
+        tmp_path, "far", GOOD + '[[pki.cert]]\nname = "root"\nprofile = "ca"\n'
+        'valid = { to = "+36500d" }\n',
+    )  # fmt: skip
+    late = dt.datetime(9950, 1, 1, tzinfo=dt.UTC)
+    bundle = build_trust_bundle([far], base_url=URL, secret=SECRET, t0=late)
+    assert bundle.entries == () and [sid for sid, _ in bundle.unbuildable] == ["far"]
+    assert "cannot be built for a product: t0 9950-01-01" in str(skip_reason(far, bundle))

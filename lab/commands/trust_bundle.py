@@ -26,7 +26,7 @@ def run(args: argparse.Namespace) -> int:
     from lab.product_pki import build_trust_bundle
     from lab.scenario import read_scenarios
     from lab.trust_bundle import BUNDLE_FILE, write_trust_bundle
-    from pki import calendar_t0
+    from pki import PKIError, calendar_t0
     from pki.export import check_out_dir
     from pki.secret import installation_secret
 
@@ -43,7 +43,15 @@ def run(args: argparse.Namespace) -> int:
         raise UsageError(f"{' '.join(args.paths)}: no scenario files (expected .toml scenarios)")
     secret = installation_secret(args.secret_file)
     t0 = args.t0 or calendar_t0(dt.datetime.now(dt.UTC))
-    bundle = build_trust_bundle(catalog.scenarios, base_url=args.base_url, secret=secret, t0=t0)
+    try:
+        bundle = build_trust_bundle(catalog.scenarios, base_url=args.base_url, secret=secret, t0=t0)
+    except PKIError:
+        # Only the default PKI raises here (a scenario that cannot be built is listed):
+        # its windows follow the t0 given, so --t0 is the input to name.
+        raise UsageError(
+            f"--t0 {t0:%Y-%m-%d}: a validity window would fall outside 1950-9999, "
+            "what X.509 can encode (expected another date)"
+        ) from None
     try:
         written = write_trust_bundle(bundle, catalog.scenarios, out)
     except OSError as exc:
