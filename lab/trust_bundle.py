@@ -20,14 +20,22 @@ from cryptography.hazmat.primitives import serialization
 
 from lab.product_pki import BundleEntry, TrustBundle, skip_reason
 from lab.scenario import Scenario
-from pki import Profile
+from pki import PKIError, Profile
 from pki.database import atomic_write
 from pki.export import README_FIRST_LINE, check_out_dir
 
-__all__ = ["BUNDLE_FILE", "skipped_scenarios", "write_trust_bundle"]
+__all__ = [
+    "BUNDLE_FILE",
+    "BUNDLE_FIRST_LINE",
+    "check_bundle_dir",
+    "skipped_scenarios",
+    "write_trust_bundle",
+]
 
 #: The one PEM file holding the bundle's stable certificates.
 BUNDLE_FILE = "bundle.pem"
+#: How a trust bundle's README.txt begins (an exported PKI's begins "ocsp-lab PKI —").
+BUNDLE_FIRST_LINE = f"{README_FIRST_LINE} trust bundle"
 
 
 def _pem(entry: BundleEntry) -> bytes:
@@ -93,7 +101,7 @@ def _readme(bundle: TrustBundle, skipped: Sequence[tuple[str, str]], count: int)
         initial_indent="  ",
         subsequent_indent="    ",
     )
-    return f"""{README_FIRST_LINE} trust bundle — t0 {bundle.t0.isoformat()}
+    return f"""{BUNDLE_FIRST_LINE} — t0 {bundle.t0.isoformat()}
 OCSP responder URL in the certificates (AIA): {bundle.base_url}
 Keys and serials derived from: {bundle.secret.describe()}
 Made from {count} scenario{"s" * (count != 1)}: every certificate their [client] trust names.
@@ -130,6 +138,21 @@ Importing:
 """
 
 
+def check_bundle_dir(out: Path) -> None:
+    """Refuse a directory a trust bundle must not be written to (a :class:`PKIError`).
+
+    As :func:`pki.export.check_out_dir`, and never into an exported PKI (``pki
+    build``, ``serve``): its README and files would be mixed with the bundle's.
+    """
+    check_out_dir(out)
+    readme = out / "README.txt"
+    if readme.is_file() and not readme.read_bytes().startswith(BUNDLE_FIRST_LINE.encode()):
+        raise PKIError(
+            f"{out}: holds a PKI that pki build or serve wrote; expected a new or empty "
+            "directory, or one an earlier pki trust-bundle wrote"
+        )
+
+
 def write_trust_bundle(bundle: TrustBundle, scenarios: Sequence[Scenario], out: Path) -> list[Path]:
     """Write ``bundle`` (made from ``scenarios``) into ``out``; return the paths written.
 
@@ -137,7 +160,7 @@ def write_trust_bundle(bundle: TrustBundle, scenarios: Sequence[Scenario], out: 
     never through a symbolic link, never into a non-empty directory the lab did not make.
     """
     out = Path(out)
-    check_out_dir(out)
+    check_bundle_dir(out)
     out.mkdir(parents=True, exist_ok=True)
     written: list[Path] = []
 
@@ -152,4 +175,10 @@ def write_trust_bundle(bundle: TrustBundle, scenarios: Sequence[Scenario], out: 
     for entry in bundle.entries:
         put(entry.file, _pem(entry))
     put(BUNDLE_FILE, b"".join(_pem(e) for e in bundle.entries if not e.is_variant))
+    # An earlier bundle's certificates that this one no longer has: gone, so the
+    # directory holds exactly what its README lists.
+    keep = {p.name for p in written}
+    for stale in sorted(out.glob("*.pem")):
+        if stale.name not in keep and stale.is_file() and not stale.is_symlink():
+            stale.unlink()
     return written

@@ -221,3 +221,24 @@ def test_a_scenario_whose_pki_cannot_be_built_is_listed_not_a_traceback(tmp_path
     bundle = build_trust_bundle([far], base_url=URL, secret=SECRET, t0=late)
     assert bundle.entries == () and [sid for sid, _ in bundle.unbuildable] == ["far"]
     assert "cannot be built for a product: t0 9950-01-01" in str(skip_reason(far, bundle))
+
+
+def test_trust_bundle_rewrites_its_own_directory_only(
+    tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    catalog = tmp_path / "scenarios"
+    _write_catalog(catalog)
+    out = tmp_path / "bundle"
+    args = ["pki", "trust-bundle", "--out", str(out), "--t0", "2026-01-01"]
+    assert main([*args, str(catalog)]) == 0
+    assert len(list(out.glob("root-*.pem"))) == 1
+    # Again with fewer scenarios: the variant the first bundle had is gone.
+    assert main([*args, str(catalog / "good.toml")]) == 0
+    assert sorted(p.name for p in out.iterdir()) == ["README.txt", "bundle.pem", "root.pem"]
+    # Never into an exported PKI: its README and keys would be mixed with the bundle.
+    pki_dir = tmp_path / "pki"
+    assert main(["pki", "build", "--out", str(pki_dir)]) == 0
+    capsys.readouterr()
+    assert main(["pki", "trust-bundle", "--out", str(pki_dir), str(catalog)]) == 2
+    assert "holds a PKI that pki build or serve wrote" in capsys.readouterr().err
+    assert (pki_dir / "README.txt").read_text().startswith("ocsp-lab PKI — ")

@@ -25,13 +25,12 @@ def run(args: argparse.Namespace) -> int:
     from lab.commands.run import default_paths
     from lab.product_pki import build_trust_bundle
     from lab.scenario import read_scenarios
-    from lab.trust_bundle import BUNDLE_FILE, write_trust_bundle
+    from lab.trust_bundle import BUNDLE_FILE, check_bundle_dir, write_trust_bundle
     from pki import PKIError, calendar_t0
-    from pki.export import check_out_dir
     from pki.secret import installation_secret
 
     out = Path(args.out)
-    check_out_dir(out)  # before a secret is made or a scenario read
+    check_bundle_dir(out)  # before a secret is made or a scenario read
     catalog = read_scenarios(args.paths or default_paths())
     if catalog.bad:
         # A bundle missing a bad file's certificates would look complete: refuse instead.
