@@ -21,6 +21,7 @@ SECTIONS = (
     "bench.status_page",
     "bench.tls_handshake",
     "bench.catalog_tls",
+    "bench.product_pki",
 )
 
 

@@ -86,6 +86,8 @@ class PKI:
     t0: dt.datetime
     base_url: str
     certs: Mapping[str, IssuedCert]
+    #: The ``leaf_namespace`` the leaves were built in (None: none, the plain names).
+    leaf_namespace: str | None = None
 
     def __getitem__(self, name: str) -> IssuedCert:
         return self.certs[name]
@@ -120,9 +122,17 @@ def signature_hash(key: PrivateKey) -> hashes.SHA256 | hashes.SHA384 | None:
     return hashes.SHA256()
 
 
-def derived_serial(seed: bytes, name: str) -> int:
-    """A positive 127-bit serial from the name (RFC 5280 4.1.2.2: at most 20 octets)."""
-    digest = hmac.new(seed, f"ocsp-lab serial/{name}".encode(), hashlib.sha256).digest()
+def derived_serial(seed: bytes, name: str, namespace: str | None = None) -> int:
+    """A positive 127-bit serial from the name (RFC 5280 4.1.2.2: at most 20 octets).
+
+    ``namespace`` as in :func:`pki.keys.derive_key`: a serial of its own per namespace.
+    """
+    label = (
+        f"ocsp-lab serial/{name}"
+        if namespace is None
+        else f"ocsp-lab namespaced serial/{len(namespace)}:{namespace}/{name}"
+    )
+    digest = hmac.new(seed, label.encode(), hashlib.sha256).digest()
     return (int.from_bytes(digest[:16], "big") >> 1) or 1
 
 
@@ -233,11 +243,19 @@ def build_pki(
     *,
     base_url: str = DEFAULT_BASE_URL,
     t0: dt.datetime = EPOCH,
+    leaf_namespace: str | None = None,
 ) -> PKI:
     """Build every certificate of ``spec`` (the default PKI when omitted).
 
     ``base_url`` is what ``ocsp_url = "lab"`` becomes; ``t0`` anchors every
     validity window. Same arguments, same bytes.
+
+    ``leaf_namespace`` gives every certificate of profile ``leaf`` a key and a
+    derived serial of its own in that namespace, while CAs and responder
+    certificates keep the ones of their plain names. A relying party that
+    trusts the CAs once then meets a new leaf (a new CertID, RFC 6960 4.1.1)
+    in each namespace, so no OCSP answer it cached for one applies to another.
+    An explicit ``serial`` still wins.
     """
     spec = spec or PKISpec()
     if spec.signature_hash is not None and spec.key is KeyType.ED25519:
@@ -252,7 +270,8 @@ def build_pki(
             certificate, file_key, facts = read_cert_file(cert, cert.from_file, signed_by)
             built[cert.name] = IssuedCert(cert.name, cert, certificate, file_key, facts)
             continue
-        key = derive_key(spec.seed, cert.name, cert.key or spec.key)
+        namespace = leaf_namespace if cert.profile is Profile.LEAF else None
+        key = derive_key(spec.seed, cert.name, cert.key or spec.key, namespace)
         issuer = built[cert.issuer] if cert.issuer is not None else None
         issuer_key = issuer.private_key if issuer else key
         subject = _subject(cert.subject or cert.name)
@@ -262,7 +281,7 @@ def build_pki(
             .subject_name(subject)
             .issuer_name(issuer.certificate.subject if issuer else subject)
             .public_key(key.public_key())
-            .serial_number(cert.serial or derived_serial(spec.seed, cert.name))
+            .serial_number(cert.serial or derived_serial(spec.seed, cert.name, namespace))
             .not_valid_before(resolved.not_before)
             .not_valid_after(resolved.not_after)
         )
@@ -276,4 +295,4 @@ def build_pki(
         built[cert.name] = IssuedCert(
             cert.name, cert, _sign(builder, issuer_key, algorithm), key, resolved
         )
-    return PKI(spec=spec, t0=t0, base_url=base_url, certs=built)
+    return PKI(spec=spec, t0=t0, base_url=base_url, certs=built, leaf_namespace=leaf_namespace)

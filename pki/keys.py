@@ -56,14 +56,25 @@ _CURVES: dict[KeyType, tuple[ec.EllipticCurve, int]] = {
 _RSA_BITS = {KeyType.RSA_1024: 1024, KeyType.RSA_2048: 2048, KeyType.RSA_3072: 3072}
 
 
-def _label(key_type: KeyType, name: str) -> bytes:
-    return f"ocsp-lab key/{key_type.value}/{name}".encode()
+def _label(key_type: KeyType, name: str, namespace: str | None) -> bytes:
+    if namespace is None:
+        return f"ocsp-lab key/{key_type.value}/{name}".encode()
+    # A prefix of its own, so no (namespace, name) meets a plain name; the
+    # namespace's length first, so ("a/b", "c") and ("a", "b/c") stay apart.
+    return f"ocsp-lab namespaced key/{key_type.value}/{len(namespace)}:{namespace}/{name}".encode()
 
 
 @functools.lru_cache(maxsize=1024)
-def derive_key(seed: bytes, name: str, key_type: KeyType) -> PrivateKey:
-    """The private key of certificate ``name`` under ``seed``, always the same."""
-    label = _label(key_type, name)
+def derive_key(
+    seed: bytes, name: str, key_type: KeyType, namespace: str | None = None
+) -> PrivateKey:
+    """The private key of certificate ``name`` under ``seed``, always the same.
+
+    ``namespace`` (None: none) gives the same name a key of its own in each
+    namespace: the builder's ``leaf_namespace``, so a leaf of one set of
+    certificates never shares its key with the same-named leaf of another.
+    """
+    label = _label(key_type, name, namespace)
     if key_type in _CURVES:
         curve, order = _CURVES[key_type]
         wide = int.from_bytes(hmac.new(seed, label, hashlib.sha512).digest(), "big")

@@ -205,3 +205,6 @@ def register(commands: Any) -> None:
     from lab.commands.pki_sign import add_sign
 
     add_sign(actions)
+    from lab.commands.trust_bundle import add_trust_bundle
+
+    add_trust_bundle(actions)
