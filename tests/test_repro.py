@@ -12,14 +12,18 @@ folder.
 
 from __future__ import annotations
 
+import base64
+import datetime as dt
+import io
 import json
+import subprocess
 import tomllib
 from collections.abc import Sequence
 from dataclasses import dataclass
 from pathlib import Path
 
+import dpkt
 import pytest
-from cryptography.hazmat.primitives import serialization
 
 from lab.chain_check import CheckOptions, check_chain
 from lab.cli import main
@@ -28,10 +32,12 @@ from lab.runner import ScenarioLab, ScenarioResult, run_scenario
 from lab.saved import Recorder, SavedCheck, exchanges_of, save
 from lab.scenario import load_scenario
 from lab.settings import CheckScope, HttpMethod
-from pki import EPOCH
+from pki import EPOCH, CertificateDatabase, build_pki, calendar_t0, write_pki
 from responder.fault_table import FAULT_KEYS
 from responder.protocol import NonceForm
-from responder.testing import ocsp_request
+from responder.testing import demo_spec, ocsp_request
+from tests.peers import openssl_ocsp_responder
+from tests.test_pcap import CLIENT, SERVER, Conversation, _answer, _get, _post
 
 #: One capture per fault of the format (responder/fault_table.py), and each value that
 #: changes the verdict another way; ``client`` is how the capturing check asked.
@@ -85,12 +91,6 @@ def _scenario_text(faults: dict[str, object], extra: str = "") -> str:
     )
 
 
-def _pem(path: Path, *certs: object) -> None:
-    path.write_bytes(
-        b"".join(c.public_bytes(serialization.Encoding.PEM) for c in certs)  # type: ignore[attr-defined]
-    )
-
-
 def _capture_from_lab(
     directory: Path, faults: dict[str, object], client: dict[str, object], extra: str = ""
 ) -> Path:
@@ -116,7 +116,7 @@ def _capture_from_lab(
                 policy=Policy(common_criteria=True),
                 check=CheckScope.LEAF,
                 hash_algorithm=str(client.get("hash", "sha1")),
-                timeout=float(client.get("timeout", 5.0)),  # type: ignore[arg-type]
+                timeout=float(str(client.get("timeout", 5.0))),
             )
             check_chain([server], options=options, now=EPOCH, trust=[root], issuer=issuer,
                         fetcher=recorder)  # fmt: skip
@@ -135,6 +135,7 @@ class Judged:
     reason: str | None
     error: str | None
     trusted_by: str
+    delegated: bool  # signed by a delegated responder, not the CA itself
     allowed: bool
 
 
@@ -148,6 +149,7 @@ def _inspect(capsys: pytest.CaptureFixture[str], args: Sequence[str], cc: str) -
         evidence["reason"],
         evidence["error"],
         evidence["trusted_by"],
+        evidence["delegated_responder"],
         document["verdict"]["decision"] == "allowed",
     )
 
@@ -165,6 +167,7 @@ def _ran(result: ScenarioResult) -> dict[str, Judged]:
             evidence.reason,
             None if evidence.error is None else evidence.error.value,
             evidence.trusted_by.value,
+            evidence.delegated_responder,
             record.allowed,
         )
     return ran
@@ -174,7 +177,10 @@ def round_trip(
     capsys: pytest.CaptureFixture[str], args: Sequence[str], out: Path, *more: str
 ) -> tuple[dict[str, Judged], str]:
     """inspect in both modes, repro, run: the two verdicts must be the same. The file written."""
-    inspected = {f"cc-{cc}": _inspect(capsys, [*args, *more], cc) for cc in ("on", "off")}
+    modes: tuple[str, ...] = ("on", "off")
+    if "--cc" in more:  # one mode only
+        modes = (more[more.index("--cc") + 1],)
+    inspected = {f"cc-{cc}": _inspect(capsys, [*args, *more], cc) for cc in modes}
     capsys.readouterr()
     assert main(["repro", *args, *more, "--out", str(out)]) == 0
     printed = capsys.readouterr().out
@@ -206,3 +212,261 @@ def test_a_capture_of_each_fault_round_trips(
             assert written["responder"]["not_found"] == "unauthorized"
             continue
         assert written_faults.get(key) == value, (key, text)
+
+
+# ---- captures of openssl ocsp -index responders ----------------------------------------------
+
+#: The responders: a name, what signs (rsigner / rkey), and their extra flags.
+OPENSSL_RESPONDERS: dict[str, tuple[str, tuple[str, ...]]] = {
+    "delegated": ("responder", ()),
+    "ca": ("intermediate", ()),
+    "no-certs": ("responder", ("-resp_no_certs",)),
+    "ca-no-certs": ("intermediate", ("-resp_no_certs",)),
+    "badsig": ("responder", ("-badsig",)),
+    "key-id": ("responder", ("-resp_key_id",)),
+    # -ndays 0 (nextUpdate = thisUpdate) is what the issue asks; OpenSSL 3 refuses it
+    # ("Non-positive number "0" for option -ndays"), so the shortest it gives is -nmin 1.
+    "nmin-1": ("responder", ("-nmin", "1")),
+    "ndays-1": ("intermediate", ("-ndays", "1", "-resp_key_id")),
+    "trp": ("trusted-responder", ("-ndays", "1")),
+}
+
+#: (capture, responder, what is asked, openssl client flags, extra inspect/repro options)
+OPENSSL_CAPTURES: dict[str, tuple[str, str, tuple[str, ...], tuple[str, ...]]] = {
+    "good": ("delegated", "server", (), ()),
+    "good-no-nonce": ("delegated", "server", ("-no_nonce",), ()),
+    "revoked": ("delegated", "revoked-leaf", (), ()),
+    "hold": ("ca", "held-leaf", ("-no_nonce",), ()),
+    "unknown-serial": ("delegated", "0x1234ABCD", (), ()),
+    "ca-good": ("ca", "server", (), ()),
+    "no-certs-untrusted": ("no-certs", "server", (), ()),
+    "no-certs-trusted": ("no-certs", "server", (), ("--trust", "responder.pem")),
+    "ca-no-certs": ("ca-no-certs", "revoked-leaf", (), ()),
+    "badsig": ("badsig", "server", (), ()),
+    "key-id": ("key-id", "server", ("-no_nonce",), ()),
+    "nmin-1": ("nmin-1", "server", (), ()),
+    "nmin-1-an-hour-later": ("nmin-1", "server", (), ("--later", "1h")),
+    "no-next-update-two-days-later": ("delegated", "server", (), ("--later", "2d")),
+    "no-issuer": ("ndays-1", "server", (), ("--trust", "intermediate.pem", "--no-issuer")),
+    "trp": ("trp", "server", (), ("--trust", "trusted-responder.pem")),
+    "trp-untrusted": ("trp", "revoked-leaf", (), ()),
+    "ndays-1-cc-off": ("ndays-1", "revoked-leaf", (), ("--cc", "off")),
+    "sha256-certid": ("ca", "server", ("-sha256",), ()),
+}
+
+
+@pytest.fixture(scope="module")
+def openssl_pki(tmp_path_factory: pytest.TempPathFactory) -> Path:
+    """The demo PKI on the real clock (openssl ocsp judges against now), written with its index."""
+    directory = tmp_path_factory.mktemp("openssl-ca")
+    pki = build_pki(demo_spec(), t0=calendar_t0(dt.datetime.now(dt.UTC)))
+    write_pki(pki, CertificateDatabase.from_pki(pki), directory)
+    return directory
+
+
+@pytest.fixture(scope="module")
+def openssl_captures(openssl_pki: Path) -> dict[str, tuple[Path, dt.datetime]]:
+    """Every capture of :data:`OPENSSL_CAPTURES`: its folder, and when it was taken."""
+    captures: dict[str, tuple[Path, dt.datetime]] = {}
+    for responder, (signer, flags) in OPENSSL_RESPONDERS.items():
+        wanted = {k: v for k, v in OPENSSL_CAPTURES.items() if v[0] == responder}
+        if not wanted:
+            continue
+        with openssl_ocsp_responder(
+            openssl_pki, index="intermediate.index.txt", ca="intermediate.pem",
+            rsigner=f"{signer}.pem", rkey=f"{signer}.key", extra=flags,
+        ) as url:  # fmt: skip
+            for name, (_, asked, client, _) in wanted.items():
+                folder = openssl_pki / name
+                folder.mkdir()
+                what = ["-serial", asked] if asked.startswith("0x") else ["-cert", f"{asked}.pem"]
+                proc = subprocess.run(
+                    ["openssl", "ocsp", *client, "-issuer", "intermediate.pem", *what,
+                     "-url", url, "-reqout", f"{name}/req.der", "-respout", f"{name}/resp.der",
+                     "-noverify"],
+                    cwd=openssl_pki, capture_output=True, text=True, timeout=20,
+                )  # fmt: skip
+                assert (folder / "resp.der").exists(), proc.stdout + proc.stderr
+                captures[name] = (folder, dt.datetime.now(dt.UTC))
+    return captures
+
+
+def _at(when: dt.datetime) -> str:
+    return (when + dt.timedelta(seconds=1)).strftime("%Y-%m-%dT%H:%M:%SZ")
+
+
+def _openssl_args(
+    openssl_pki: Path, name: str, folder: Path, taken: dt.datetime
+) -> tuple[list[str], list[str]]:
+    """The capture's files for inspect / repro, and the judging switches."""
+    _, asked, _, extra = OPENSSL_CAPTURES[name]
+    options = list(extra)
+    later = dt.timedelta(0)
+    if "--later" in options:
+        index = options.index("--later")
+        later = {"1h": dt.timedelta(hours=1), "2d": dt.timedelta(days=2)}[options[index + 1]]
+        del options[index : index + 2]
+    args = [str(folder / "resp.der"), "--request", str(folder / "req.der")]
+    if "--no-issuer" in options:
+        options.remove("--no-issuer")
+    else:
+        args += ["--issuer", str(openssl_pki / "intermediate.pem")]
+    if not asked.startswith("0x"):
+        args += ["--cert", str(openssl_pki / f"{asked}.pem")]
+    if "--trust" in options:
+        index = options.index("--trust")
+        args += ["--trust", str(openssl_pki / options[index + 1])]
+        del options[index : index + 2]
+    args += ["--at", _at(taken + later)]
+    return args, options
+
+
+#: What each openssl capture must come to, as inspect judged it (status, error, trusted_by).
+OPENSSL_EXPECTED: dict[str, tuple[str, str | None, str]] = {
+    "good": ("good", None, "dtm"),
+    "good-no-nonce": ("good", None, "dtm"),
+    "revoked": ("revoked", None, "dtm"),
+    "hold": ("revoked", None, "dtm"),
+    "unknown-serial": ("unknown", None, "dtm"),
+    "ca-good": ("good", None, "dtm"),
+    "no-certs-untrusted": ("error", "signer-not-authorized", "none"),
+    "no-certs-trusted": ("good", None, "dtm"),
+    "ca-no-certs": ("revoked", None, "dtm"),
+    "badsig": ("error", "bad-signature", "none"),
+    "key-id": ("good", None, "dtm"),
+    "nmin-1": ("good", None, "dtm"),
+    "nmin-1-an-hour-later": ("error", "stale-response", "dtm"),
+    "no-next-update-two-days-later": ("error", "stale-response", "dtm"),
+    "no-issuer": ("error", "signer-not-authorized", "none"),
+    "trp": ("good", None, "trp"),
+    "trp-untrusted": ("error", "signer-not-authorized", "none"),
+    "ndays-1-cc-off": ("revoked", None, "dtm"),
+    "sha256-certid": ("good", None, "dtm"),
+}
+
+
+@pytest.mark.parametrize("name", sorted(OPENSSL_CAPTURES))
+def test_an_openssl_index_capture_round_trips(
+    name: str,
+    openssl_pki: Path,
+    openssl_captures: dict[str, tuple[Path, dt.datetime]],
+    capsys: pytest.CaptureFixture[str],
+) -> None:
+    folder, taken = openssl_captures[name]
+    args, options = _openssl_args(openssl_pki, name, folder, taken)
+    inspected, text = round_trip(capsys, args, folder / "case.toml", *options)
+    (judged, *_) = inspected.values()
+    assert (judged.status, judged.error, judged.trusted_by) == OPENSSL_EXPECTED[name], text
+
+
+# ---- the forms a capture comes in -----------------------------------------------------------
+
+
+def _http(head: str, body: bytes) -> bytes:
+    return head.replace("\n", "\r\n").encode() + b"\r\n\r\n" + body
+
+
+@pytest.fixture(scope="module")
+def forms(
+    openssl_pki: Path, openssl_captures: dict[str, tuple[Path, dt.datetime]]
+) -> tuple[Path, dt.datetime]:
+    """One openssl capture (revoked, with a nonce) in every form, and a pcap of four exchanges."""
+    source, taken = openssl_captures["revoked"]
+    good, _ = openssl_captures["good-no-nonce"]
+    directory = openssl_pki / "forms"
+    directory.mkdir()
+    response = (source / "resp.der").read_bytes()
+    request = (source / "req.der").read_bytes()
+    (directory / "resp.der").write_bytes(response)
+    (directory / "req.der").write_bytes(request)
+    (directory / "resp.pem").write_text(
+        "-----BEGIN OCSP RESPONSE-----\n"
+        + base64.encodebytes(response).decode()
+        + "-----END OCSP RESPONSE-----\n"
+    )
+    (directory / "resp.b64").write_text(base64.b64encode(response).decode() + "\n")
+    (directory / "http-200.txt").write_bytes(
+        _http("HTTP/1.1 200 OK\nContent-Type: application/ocsp-response", response)
+    )
+    (directory / "http-200-wrong-type.txt").write_bytes(
+        _http("HTTP/1.1 200 OK\nContent-Type: application/octet-stream", response)
+    )
+    (directory / "http-500.txt").write_bytes(
+        _http(
+            "HTTP/1.1 500 Internal Server Error\nContent-Type: text/html",
+            b"<html><body>Internal Server Error</body></html>",
+        )
+    )
+    (directory / "http-200-html.txt").write_bytes(
+        _http("HTTP/1.1 200 OK\nContent-Type: text/html", b"<html><body>log in</body></html>")
+    )
+    at = taken.timestamp()
+    talk = Conversation()
+    talk.open(at - 5, CLIENT, SERVER)
+    talk.send(at - 4, CLIENT, SERVER, _post(request))
+    talk.send(at - 3, SERVER, CLIENT, _answer(response), parts=3, reorder=True)
+    talk.send(at - 2, CLIENT, SERVER, _get((good / "req.der").read_bytes()))
+    talk.send(at - 1, SERVER, CLIENT, _answer((good / "resp.der").read_bytes()))
+    proxy = (CLIENT[0], 50010)
+    talk.open(at - 0.9, proxy, SERVER)
+    talk.send(at - 0.8, proxy, SERVER, _post(request))
+    talk.send(
+        at - 0.7, SERVER, proxy, _answer(b"<html>down</html>", "503 Unavailable", "text/html")
+    )
+    unanswered = (CLIENT[0], 50011)
+    talk.open(at - 0.5, unanswered, SERVER)
+    talk.send(at - 0.4, unanswered, SERVER, _post(request))
+    frames = sorted(talk.frames, key=lambda f: f[0])
+    for suffix, writer in (("pcap", dpkt.pcap.Writer), ("pcapng", dpkt.pcapng.Writer)):
+        out = io.BytesIO()
+        w = writer(out)
+        for when, frame in frames:
+            w.writepkt(frame, ts=when)
+        (directory / f"capture.{suffix}").write_bytes(out.getvalue())
+    return directory, taken
+
+
+#: form -> (file, --exchange, status, error) of what inspect found.
+FORMS: dict[str, tuple[str, int | None, str, str | None]] = {
+    "der": ("resp.der", None, "revoked", None),
+    "pem": ("resp.pem", None, "revoked", None),
+    "base64": ("resp.b64", None, "revoked", None),
+    "http-200": ("http-200.txt", None, "revoked", None),
+    "http-200-wrong-type": ("http-200-wrong-type.txt", None, "revoked", None),
+    "http-500": ("http-500.txt", None, "error", "http-status"),
+    "http-200-html": ("http-200-html.txt", None, "error", "malformed-response"),
+    "pcap-post": ("capture.pcap", 1, "revoked", None),
+    "pcap-get": ("capture.pcap", 2, "good", None),
+    "pcap-503": ("capture.pcap", 3, "error", "http-status"),
+    "pcap-unanswered": ("capture.pcap", 4, "error", "unreachable"),
+    "pcapng-post": ("capture.pcapng", 1, "revoked", None),
+}
+
+
+@pytest.mark.parametrize("form", sorted(FORMS))
+def test_every_form_of_capture_round_trips(
+    form: str,
+    openssl_pki: Path,
+    forms: tuple[Path, dt.datetime],
+    capsys: pytest.CaptureFixture[str],
+    tmp_path: Path,
+) -> None:
+    directory, taken = forms
+    name, exchange, status, error = FORMS[form]
+    args = [str(directory / name), "--issuer", str(openssl_pki / "intermediate.pem")]
+    if exchange is None:
+        args += ["--request", str(directory / "req.der"), "--at", _at(taken)]
+    else:
+        args += ["--exchange", str(exchange)]  # judged as of when it was answered
+    inspected, text = round_trip(capsys, args, tmp_path / "case.toml")
+    assert (inspected["cc-on"].status, inspected["cc-on"].error) == (status, error), text
+    written = tomllib.loads(text)
+    faults = written.get("responder", {}).get("faults", {})
+    if form == "http-500":
+        assert faults == {"http_status": 500}
+    if form == "http-200-html":
+        assert faults == {"content_type": "text/html", "body": "garbage"}
+    if form == "http-200-wrong-type":
+        assert faults["content_type"] == "application/octet-stream"
+    if form == "pcap-unanswered":
+        assert faults == {"down": True}
