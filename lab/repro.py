@@ -69,6 +69,10 @@ _RESPONSE_TYPE = "application/ocsp-response"
 _CERTID_HASHES = ("sha1", "sha256")
 #: The answers' signature hashes the format's ``[responder] signature_hash`` knows.
 _SIGNATURE_HASHES = ("sha1", "sha256", "sha384", "sha512")
+#: A thisUpdate at most this much before t0 is the honest "now" of the answer: the time it
+#: took to reach the judgement (a live check, a capture), not a misbehaviour to reproduce.
+#: Never more than seconds, so no freshness verdict (minutes of skew) can turn on it.
+_LATENCY = dt.timedelta(seconds=5)
 #: Whether the loader reads ``[responder] signature_hash`` (SCENARIOS.md): until it does, the
 #: hash is told in the story, not written as a key the loader would refuse.
 _ANSWER_HASH_KEY = False
@@ -190,7 +194,7 @@ def _signer(captured: Captured, out: _Sections) -> None:
     assert parsed is not None
     named = _named_signer(captured)
     who = _subject(named[1]) if named else "a certificate nobody gave"
-    delegated = True
+    delegated = False  # signed by the lab's delegated responder, as the capture's signer was
     if evidence.trusted_by is TrustedBy.DTM:
         delegated = evidence.delegated_responder
         if not delegated:
@@ -216,7 +220,14 @@ def _signer(captured: Captured, out: _Sections) -> None:
             "designated OCSP signing certificate of the trust store (Trusted Responder model)",
         )
     elif evidence.error is ErrorCode.SIGNER_NOT_AUTHORIZED:
-        if named is None:
+        if named is None and not parsed.certs:
+            out.note(
+                "certs",
+                f'"none": its ResponderID ({parsed.responder_id_text}) names a certificate '
+                "the answer does not carry and the client was not given, so the signer "
+                f'cannot be found; the lab\'s "{_DELEGATED}" signs without its certificate',
+            )
+        elif named is None:
             out.faults["responder_id"] = "wrong"
             out.note(
                 "faults.responder_id",
@@ -235,19 +246,19 @@ def _signer(captured: Captured, out: _Sections) -> None:
         out.faults["signature"] = "corrupt"
         if named is not None and named[0] == "issuer":
             out.responder["signer"] = _CA
-            delegated = False
             signer = f'"{_CA}" (the issuing CA, as {who})'
         elif named is not None and named[0] == "trust":
             out.responder["signer"] = _TRP
             out.trusting(_TRP)
             signer = f'"{_TRP}" in [client] trust (as {who} was)'
         else:
+            delegated = True
             signer = f'the default "{_DELEGATED}" (as {who})'
         out.note(
             "faults.signature",
             f'"corrupt": the signature does not verify with its signer\'s key; signed by {signer}',
         )
-    if delegated and not parsed.certs and out.responder.get("signer") is None:
+    if delegated and not parsed.certs:
         # No certificate in the answer: the validator found the signer in the trust store.
         out.trusting(_DELEGATED)
         out.note(
@@ -327,10 +338,14 @@ def _times(single: SingleResponse, t0: dt.datetime, out: _Sections) -> None:
         offset = _offset(next_update, t0)
         out.faults["next_update"] = offset
         out.note("faults.next_update", f"{offset}: nextUpdate {_when(next_update)} had passed")
-    elif _seconds(this_update - t0):
+    elif not -_LATENCY <= _seconds(this_update - t0) <= dt.timedelta(0):
         offset = _offset(this_update, t0)
         out.faults["this_update"] = offset
-        out.note("faults.this_update", f"{offset}: thisUpdate was {_when(this_update)}")
+        later = "after" if this_update > t0 else "before"
+        out.note(
+            "faults.this_update",
+            f"{offset}: thisUpdate was {_when(this_update)}, {later} the time it was judged at",
+        )
 
 
 def _raw_nonce(request: OCSPRequest | None, out: _Sections) -> None:
@@ -558,11 +573,38 @@ def _about(captured: Captured, verdicts: Sequence[Verdict], out: _Sections) -> s
     )
     for entry in out.story:
         lines += _wrap(entry, bullet=True)
+    lines.append("")
+    lines += _wrap(f"What to notice: {_notice(evidence, verdicts)}")
     return "\n".join(lines)
 
 
-def reproduce(captured: Captured, judging: Judging) -> Repro:
-    """The scenario that reproduces ``captured`` and the verdict it got under ``judging``."""
+def _notice(evidence: Evidence, verdicts: Sequence[Verdict]) -> str:
+    """The lesson of the case: what decided, and what the Common Criteria switch did."""
+    text = f"{_outcome(evidence)} decides, {_decided(verdicts)}."
+    if evidence.is_error:
+        text += (
+            " No trustworthy answer came, so soft_fail decides (on by default only with "
+            "Common Criteria OFF); fix what the error names at the responder, not in the "
+            "product's settings."
+        )
+    elif evidence.status is CertStatus.UNKNOWN:
+        text += (
+            " A signed unknown: Common Criteria ON refuses it, OFF allows it; a responder "
+            "that knows the certificate (its CA database) is the fix."
+        )
+    elif evidence.trusted_by is TrustedBy.TRP:
+        text += (
+            " The signer is trusted only because its certificate is in the trust store "
+            "(tomcat-trust): without it the answer would be signer-not-authorized."
+        )
+    return text
+
+
+def reproduce(captured: Captured, judging: Judging, *, title: str | None = None) -> Repro:
+    """The scenario that reproduces ``captured`` and the verdict it got under ``judging``.
+
+    ``title`` names the case (one line); without it the title says the outcome and verdict.
+    """
     out = _Sections()
     t0 = captured.at
     evidence = captured.evidence
@@ -597,7 +639,7 @@ def reproduce(captured: Captured, judging: Judging) -> Repro:
         decide(evidence, Policy(common_criteria=cc, soft_fail=judging.soft_fail))
         for cc in judging.modes()
     )
-    title = _title(evidence, verdicts)
+    title = title or _title(evidence, verdicts)
     tags = ["field", "repro", (evidence.error.value if evidence.error else evidence.status.value)]
     document: dict[str, object] = {
         "title": title,

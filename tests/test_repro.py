@@ -470,3 +470,98 @@ def test_every_form_of_capture_round_trips(
         assert faults["content_type"] == "application/octet-stream"
     if form == "pcap-unanswered":
         assert faults == {"down": True}
+
+
+# ---- the command line -----------------------------------------------------------------------
+
+REPO = Path(__file__).resolve().parent.parent
+FIELD = "scenarios/field/openssl-resp-no-certs.toml"
+#: How the catalog's example was made, from the capture kept under tests/data/repro/.
+FIELD_COMMAND = [
+    "repro", "tests/data/repro/openssl-resp-no-certs.der",
+    "--request", "tests/data/repro/openssl-resp-no-certs.req.der",
+    "--issuer", "tests/data/repro/intermediate.pem", "--cert", "tests/data/repro/server.pem",
+    "--at", "2026-12-01T12:50:25Z",
+    "--title", "openssl ocsp -resp_no_certs: the delegated responder's certificate is not in "
+    "the answer",
+]  # fmt: skip
+
+
+def test_the_catalog_example_is_what_repro_writes_from_its_capture(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture[str]
+) -> None:
+    monkeypatch.chdir(REPO)
+    out = tmp_path / "again.toml"
+    assert main([*FIELD_COMMAND, "--out", str(out)]) == 0
+    assert out.read_text() == (REPO / FIELD).read_text()
+    printed = capsys.readouterr().out
+    assert "reproduces status error, error signer-not-authorized, trusted_by none" in printed
+    assert "verdict refused (row 'error', Common Criteria ON" in printed
+    assert "verdict allowed, flagged soft-fail (row 'error', Common Criteria OFF" in printed
+    result = run_scenario(load_scenario(REPO / FIELD))
+    assert result.holds and [m.mode for m in result.modes] == ["cc-on", "cc-off"]
+
+
+def test_cc_names_one_mode_and_the_switches_become_client_settings(
+    openssl_pki: Path,
+    openssl_captures: dict[str, tuple[Path, dt.datetime]],
+    tmp_path: Path,
+    capsys: pytest.CaptureFixture[str],
+) -> None:
+    folder, taken = openssl_captures["good"]
+    args, _ = _openssl_args(openssl_pki, "good", folder, taken)
+    out = tmp_path / "case.toml"
+    switches = ["--cc", "on", "--soft-fail", "--clock-skew", "90s", "--require-nonce"]
+    assert main(["repro", *args, *switches, "--out", str(out)]) == 0
+    written = tomllib.loads(out.read_text())
+    assert written["client"] | {"hash": None} == {
+        "hash": None, "check": "leaf", "common_criteria": True, "soft_fail": True,
+        "clock_skew": "1m30s", "require_nonce": True,
+    }  # fmt: skip
+    assert written["expect"] == [{"status": "good", "trusted_by": "dtm", "connection": "allowed"}]
+    printed = capsys.readouterr().out
+    assert "Common Criteria OFF" not in printed and f"wrote {out}" in printed
+    assert run_scenario(load_scenario(out)).holds
+
+
+def _error(capsys: pytest.CaptureFixture[str], argv: Sequence[str]) -> str:
+    capsys.readouterr()
+    assert main(list(argv)) == 2
+    captured = capsys.readouterr()
+    lines = captured.err.strip().splitlines()
+    assert len(lines) == 1 and lines[0].startswith("ocsp-lab: error: "), captured.err
+    assert "Traceback" not in captured.err
+    return lines[0]
+
+
+def test_bad_input_is_one_line_and_exit_2(
+    openssl_pki: Path,
+    openssl_captures: dict[str, tuple[Path, dt.datetime]],
+    tmp_path: Path,
+    capsys: pytest.CaptureFixture[str],
+) -> None:
+    folder, _ = openssl_captures["good"]
+    out = tmp_path / "case.toml"
+    missing = tmp_path / "nothing.der"
+    assert f"{missing}: cannot read" in _error(capsys, ["repro", str(missing), "--out", str(out)])
+    # A request where the response should be: said what it is, as inspect says it.
+    line = _error(capsys, ["repro", str(folder / "req.der"), "--out", str(out)])
+    assert "an OCSP request" in line and "expected an OCSP response" in line
+    line = _error(
+        capsys, ["repro", str(folder / "resp.der"), "--issuer", str(folder / "req.der"),
+                 "--out", str(out)],
+    )  # fmt: skip
+    assert "req.der" in line
+    out.write_text("mine\n")
+    line = _error(capsys, ["repro", str(folder / "resp.der"), "--out", str(out)])
+    assert line.endswith(f"{out}: exists already (--force replaces it)")
+    assert out.read_text() == "mine\n"  # untouched
+    nowhere = tmp_path / "no-such-folder" / "case.toml"
+    assert "cannot write" in _error(
+        capsys, ["repro", str(folder / "resp.der"), "--out", str(nowhere)]
+    )
+    line = _error(capsys, ["repro", str(folder / "resp.der"), "--title", " ", "--out", str(out)])
+    assert "--title" in line
+    assert main(["repro", str(folder / "resp.der"), "--force", "--out", str(out)]) == 0
+    assert tomllib.loads(out.read_text())["tags"][:2] == ["field", "repro"]
+    assert list(tmp_path.glob(".repro-*")) == []  # no temporary file left behind

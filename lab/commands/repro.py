@@ -84,7 +84,10 @@ def run(args: argparse.Namespace) -> int:
         trust=inspection.trust,
         given=inspection.given,
     )
-    repro = reproduce(captured, judging)
+    title = args.title
+    if title is not None and (not title.strip() or "\n" in title or "\r" in title):
+        raise UsageError(f"--title {title!r}: expected one non-blank line")
+    repro = reproduce(captured, judging, title=title)
     out = Path(args.out)
     write_repro(repro, out, force=args.force)
     evidence = repro.evidence
@@ -118,4 +121,7 @@ def register(commands: Any) -> None:
         "--out", required=True, metavar="FILE", help="the scenario file to write (.toml)"
     )
     parser.add_argument("--force", action="store_true", help="replace --out if it exists")
+    parser.add_argument(
+        "--title", metavar="TEXT", help="the scenario's title (default: its outcome and verdict)"
+    )
     parser.set_defaults(handler=run)
