@@ -73,9 +73,6 @@ _SIGNATURE_HASHES = ("sha1", "sha256", "sha384", "sha512")
 #: took to reach the judgement (a live check, a capture), not a misbehaviour to reproduce.
 #: Never more than seconds, so no freshness verdict (minutes of skew) can turn on it.
 _LATENCY = dt.timedelta(seconds=5)
-#: Whether the loader reads ``[responder] signature_hash`` (SCENARIOS.md): until it does, the
-#: hash is told in the story, not written as a key the loader would refuse.
-_ANSWER_HASH_KEY = False
 #: A responder that never answered within the client's timeout: how the run shows it.
 _TIMEOUT, _DELAY = dt.timedelta(milliseconds=300), dt.timedelta(seconds=1)
 
@@ -273,14 +270,19 @@ def _shape(parsed: ParsedResponse, out: _Sections) -> None:
     certs = "none" if not parsed.certs else "signer" if len(parsed.certs) == 1 else "chain"
     out.responder["certs"] = certs
     out.responder["responder_id"] = "name" if parsed.responder_id_kind == "by_name" else "key"
-    if parsed.signature_hash in _SIGNATURE_HASHES and _ANSWER_HASH_KEY:
+    hashed = f" with {parsed.signature_hash}" if parsed.signature_hash else ""
+    if parsed.signature_hash in _SIGNATURE_HASHES:
         out.responder["signature_hash"] = parsed.signature_hash
+        out.note(
+            "signature_hash",
+            f'"{parsed.signature_hash}": it was signed {parsed.signature_algorithm}{hashed}; '
+            "the lab signs with its own key (ECDSA P-256) and that hash",
+        )
     elif parsed.signature_algorithm:
-        hashed = f" with {parsed.signature_hash}" if parsed.signature_hash else ""
         out.note(
             "signature",
             f"it was signed {parsed.signature_algorithm}{hashed}; the lab signs with its "
-            "own key's default hash",
+            "own key's default",
         )
 
 

@@ -229,6 +229,7 @@ OPENSSL_RESPONDERS: dict[str, tuple[str, tuple[str, ...]]] = {
     "nmin-1": ("responder", ("-nmin", "1")),
     "ndays-1": ("intermediate", ("-ndays", "1", "-resp_key_id")),
     "trp": ("trusted-responder", ("-ndays", "1")),
+    "sha1": ("responder", ("-rmd", "sha1", "-ndays", "1")),
 }
 
 #: (capture, responder, what is asked, openssl client flags, extra inspect/repro options)
@@ -252,6 +253,7 @@ OPENSSL_CAPTURES: dict[str, tuple[str, str, tuple[str, ...], tuple[str, ...]]] =
     "trp-untrusted": ("trp", "revoked-leaf", (), ()),
     "ndays-1-cc-off": ("ndays-1", "revoked-leaf", (), ("--cc", "off")),
     "sha256-certid": ("ca", "server", ("-sha256",), ()),
+    "sha1-signature": ("sha1", "revoked-leaf", (), ()),
 }
 
 
@@ -342,6 +344,7 @@ OPENSSL_EXPECTED: dict[str, tuple[str, str | None, str]] = {
     "trp-untrusted": ("error", "signer-not-authorized", "none"),
     "ndays-1-cc-off": ("revoked", None, "dtm"),
     "sha256-certid": ("good", None, "dtm"),
+    "sha1-signature": ("revoked", None, "dtm"),
 }
 
 
@@ -357,6 +360,9 @@ def test_an_openssl_index_capture_round_trips(
     inspected, text = round_trip(capsys, args, folder / "case.toml", *options)
     (judged, *_) = inspected.values()
     assert (judged.status, judged.error, judged.trusted_by) == OPENSSL_EXPECTED[name], text
+    # The answers' signature hash as openssl signed (-rmd): what [responder] signature_hash says.
+    hashed = "sha1" if name == "sha1-signature" else "sha256"
+    assert tomllib.loads(text)["responder"]["signature_hash"] == hashed, text
 
 
 # ---- the forms a capture comes in -----------------------------------------------------------
