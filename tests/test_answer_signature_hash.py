@@ -14,6 +14,7 @@ from pathlib import Path
 import pytest
 from cryptography.hazmat.primitives import serialization
 
+from lab.cli import main
 from lab.errors import ScenarioError
 from lab.scenario import load_scenario
 from lab.validator import parse_response
@@ -93,3 +94,8 @@ def test_a_hash_of_no_such_name_is_one_line(tmp_path: Path) -> None:
     message = str(raised.value)
     assert "responder.signature_hash" in message and '"sha1"' in message, message
     assert "'md5'" in message, message
+
+
+def test_explain_tells_the_hash(tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
+    assert main(["explain", str(_scenario(tmp_path, 'signature_hash = "sha512"'))]) == 0
+    assert "answers signed with sha512" in " ".join(capsys.readouterr().out.split())
