@@ -52,11 +52,13 @@ from asn1crypto import x509 as asn1_x509
 from cryptography import x509
 
 from lab.capture import Capture, HttpMessage
+from lab.errors import UsageError
 from lab.evidence import CertStatus, CertValidity, ErrorCode, Evidence, TrustedBy
 from lab.ocsp_request import OCSPRequest
 from lab.policy import Policy, Verdict, decide
 from lab.timespec import format_duration, format_offset
 from lab.validator import ParsedResponse, SingleResponse, ValidationOptions
+from responder.fault_table import fault_key
 from responder.protocol import NonceForm, OCSPRequestError, decode_any_request
 
 __all__ = ["Captured", "Judging", "Repro", "reproduce"]
@@ -65,6 +67,8 @@ __all__ = ["Captured", "Judging", "Repro", "reproduce"]
 _CA, _LEAF, _DELEGATED, _TRP = "intermediate", "server", "responder", "trusted-responder"
 #: The response media type (RFC 6960 A.2).
 _RESPONSE_TYPE = "application/ocsp-response"
+#: The responseStatus values ``faults.status`` sends (responder.fault_table, one table).
+_STATUS_FAULTS = fault_key("status").words
 #: The hashes the format's ``[client] hash`` and ``faults.cert_id`` know.
 _CERTID_HASHES = ("sha1", "sha256")
 #: The answers' signature hashes the format's ``[responder] signature_hash`` knows.
@@ -442,9 +446,15 @@ def _transport(captured: Captured, out: _Sections) -> bool:
                 f"{format_duration(_DELAY)} beyond [client] timeout = "
                 f"{format_duration(_TIMEOUT)}: no answer came in time ({evidence.message})",
             )
-        else:
+        elif evidence.error is ErrorCode.UNREACHABLE:
             out.faults["down"] = True
             out.note("faults.down", f"true: no answer came ({evidence.message})")
+        else:  # e.g. a body over the size cap, a redirect to another host: no fault says it
+            code = evidence.error.value if evidence.error else evidence.status.value
+            raise UsageError(
+                f"{captured.source}: {code} without an answer ({evidence.message}): no fault "
+                "of the scenario format reproduces it"
+            )
         return True
     http: HttpMessage | None = response.http
     if http is not None and http.is_response and http.status != 200:
@@ -623,9 +633,14 @@ def reproduce(captured: Captured, judging: Judging, *, title: str | None = None)
                     '"unauthorized" for a certificate it has no record of: the unsigned '
                     "responseStatus unauthorized (RFC 6960 2.3)",
                 )
-            else:
+            elif name in _STATUS_FAULTS:
                 out.faults["status"] = name
                 out.note("faults.status", f'"{name}": the unsigned responseStatus it sent')
+            else:  # RFC 6960 4.2.1 defines no such value: a fault can only send defined ones
+                raise UsageError(
+                    f"{captured.source}: responseStatus {name}: no fault of the scenario "
+                    f"format sends it (status takes {', '.join(_STATUS_FAULTS)})"
+                )
         else:
             _signer(captured, out)
             _shape(parsed, out)

@@ -27,7 +27,11 @@ import pytest
 
 from lab.chain_check import CheckOptions, check_chain
 from lab.cli import main
+from lab.commands.repro import write_repro
+from lab.errors import UsageError
+from lab.evidence import CertStatus, Evidence
 from lab.policy import Policy
+from lab.repro import Repro
 from lab.runner import ScenarioLab, ScenarioResult, run_scenario
 from lab.saved import Recorder, SavedCheck, exchanges_of, save
 from lab.scenario import load_scenario
@@ -571,3 +575,31 @@ def test_bad_input_is_one_line_and_exit_2(
     assert main(["repro", str(folder / "resp.der"), "--force", "--out", str(out)]) == 0
     assert tomllib.loads(out.read_text())["tags"][:2] == ["field", "repro"]
     assert list(tmp_path.glob(".repro-*")) == []  # no temporary file left behind
+
+
+def test_repro_writes_nothing_its_run_does_not_reproduce(tmp_path: Path) -> None:
+    """The last guard: a scenario whose run disagrees with the verdict is refused, not written."""
+    text = 'title = "says revoked"\n\n[[expect]]\nstatus = "revoked"\nconnection = "refused"\n'
+    repro = Repro(text, "says revoked", (), Evidence(status=CertStatus.REVOKED))
+    out = tmp_path / "case.toml"
+    with pytest.raises(UsageError, match=r"not written, the lab cannot reproduce") as raised:
+        write_repro(repro, out)
+    assert "status: expected revoked, got good" in str(raised.value)
+    assert not out.exists() and list(tmp_path.iterdir()) == []
+    write_repro(repro, out, check=False)  # the loader alone accepts it
+    assert out.read_text() == text
+
+
+def test_a_finding_no_fault_can_say_is_one_line(
+    tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    saved = _capture_from_lab(tmp_path, {"http_status": 500}, {})
+    index = json.loads((saved / "exchanges.json").read_text())
+    (entry,) = index["exchanges"]
+    del entry["files"]["response"]  # no answer kept: the body went over fetch's size cap
+    entry |= {"error": "malformed-response", "message": "response body larger than 1 bytes"}
+    (saved / "exchanges.json").write_text(json.dumps(index))
+    line = _error(capsys, ["repro", str(saved), "--out", str(tmp_path / "case.toml")])
+    assert "malformed-response without an answer (response body larger than 1 bytes)" in line
+    assert "no fault of the scenario format reproduces it" in line
+    assert not (tmp_path / "case.toml").exists()

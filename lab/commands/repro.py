@@ -27,7 +27,8 @@ from lab.commands.inspect import add_capture_arguments, inspect_capture
 from lab.commands.judging import add_judging_arguments
 from lab.errors import LabError, UsageError
 from lab.repro import Captured, Judging, Repro, reproduce
-from lab.scenario import load_scenario
+from lab.runner import run_scenario
+from lab.scenario import Scenario, load_scenario
 
 __all__ = ["register", "run", "write_repro"]
 
@@ -41,8 +42,26 @@ def _judging(args: argparse.Namespace) -> Judging:
     )
 
 
-def write_repro(repro: Repro, out: Path, *, force: bool = False) -> None:
-    """Write ``repro`` to ``out`` once the scenario loader accepts it; UsageError if it cannot."""
+def _check(scenario: Scenario, out: Path) -> None:
+    """Run the scenario: it must give the verdict the capture got, else nothing is written."""
+    result = run_scenario(scenario)
+    if result.holds:
+        return
+    why = result.error or "it does not hold"
+    for mode in result.modes:
+        if not mode.holds:
+            found = [str(m) for e in mode.expectations for m in e.mismatches]
+            why = f"{mode.mode}: {mode.error or '; '.join(found)}"
+            break
+    raise UsageError(f"{out}: not written, the lab cannot reproduce this capture's verdict ({why})")
+
+
+def write_repro(repro: Repro, out: Path, *, force: bool = False, check: bool = True) -> None:
+    """Write ``repro`` to ``out`` once it loads and (``check``) its run gives the verdict.
+
+    :class:`UsageError` when it cannot: ``out`` exists (without ``force``), cannot be
+    written, or the run of the scenario disagrees with the capture's verdict.
+    """
     if out.exists() and not force:
         raise UsageError(f"{out}: exists already (--force replaces it)")
     if out.is_dir() or out.is_symlink():
@@ -56,11 +75,13 @@ def write_repro(repro: Repro, out: Path, *, force: bool = False) -> None:
         with os.fdopen(handle, "w", encoding="utf-8") as file:
             file.write(repro.text)
         try:
-            load_scenario(temporary, root=directory)
+            scenario = load_scenario(temporary, root=directory)
         except LabError as exc:  # a scenario of ours the loader refuses: a bug, said so
             raise UsageError(
                 f"{out}: the scenario repro made does not load ({exc}); please report it"
             ) from None
+        if check:
+            _check(scenario, out)
         os.replace(temporary, out)
     except OSError as exc:
         raise UsageError(f"{out}: cannot write ({exc.strerror})") from None
@@ -99,7 +120,7 @@ def run(args: argparse.Namespace) -> int:
     )
     for verdict in repro.verdicts:
         print(f"  verdict {verdict.explain()}")
-    print(f"wrote {out} (ocsp-lab run {out})")
+    print(f"checked: its run gives that verdict; wrote {out} (ocsp-lab run {out})")
     return 0
 
 
