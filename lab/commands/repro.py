@@ -5,13 +5,15 @@ The capture is read and judged exactly as ``inspect`` reads and judges it
 message, a pcap with ``--exchange N``, a ``check --save`` folder), under the
 same switches (``--cc``, ``--soft-fail`` / ``--hard-fail``, ``--clock-skew``,
 ``--require-nonce``). :mod:`lab.repro` turns that judgement into a scenario
-that reproduces it with the lab's keys; the file is checked by the scenario
-loader before it is written, so what ``repro`` writes always loads. Without
+that reproduces it with the lab's keys. Before the file is written it is
+loaded and run (:func:`lab.runner.run_scenario`): what ``repro`` writes always
+loads and gives the verdict the capture got, or it is not written. Without
 ``--cc`` the verdict of both Common Criteria modes is reproduced.
 
 Prints the verdict it reproduces and where it wrote. Exit 0 when written; 2
-for a bad input (one line naming it, as ``inspect``) or an ``--out`` that
-exists already (``--force`` replaces it) or cannot be written.
+for a bad input (one line naming it, as ``inspect``), a finding the format
+cannot say, a run that disagrees, or an ``--out`` that exists already
+(``--force`` replaces it) or cannot be written.
 """
 
 from __future__ import annotations
