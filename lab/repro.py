@@ -15,8 +15,9 @@ contract defines:
   CA → the default ``responder``; a designated signer the trust store vouches
   for (TRP) → ``signer = "trusted-responder"`` in ``[client] trust``; a signer
   nobody authorises → ``trusted-responder`` left out of the trust store; a
-  ResponderID that names no certificate at all → ``faults.responder_id =
-  "wrong"``; a signature that does not verify → ``faults.signature =
+  signer whose certificate the answer does not carry (and nobody gave) →
+  ``certs = "none"``; a ResponderID that names none of the certificates it
+  does carry → ``faults.responder_id = "wrong"``; a signature that does not verify → ``faults.signature =
   "corrupt"``. ``certs``, ``responder_id`` and ``signature_hash`` as captured.
 - **what it said**: ``[database] server`` (revoked with its reason and since,
   relative to t0; ``hold``; ``unknown``), and ``not_found = "unauthorized"``
@@ -33,6 +34,13 @@ contract defines:
   extensions, an unsuccessful responseStatus (``faults.status``), the HTTP
   status and content type, an unreadable body, no answer (``down``, or
   ``delay`` beyond ``[client] timeout``).
+
+A finding no key of the format can say (no answer for another reason than a
+timeout or a refused connection, an undefined responseStatus) is a
+:class:`~lab.errors.UsageError`: a scenario that says something else is not
+written. The command (:mod:`lab.commands.repro`) also runs the scenario
+before writing it, so a reproduction that does not reproduce never lands in a
+catalog.
 
 The run asks about the leaf only (``[client] check = "leaf"``): a capture is
 one answer about one certificate, and the lab's intermediate must not add a
