@@ -258,6 +258,7 @@ OPENSSL_CAPTURES: dict[str, tuple[str, str, tuple[str, ...], tuple[str, ...]]] =
     "ndays-1-cc-off": ("ndays-1", "revoked-leaf", (), ("--cc", "off")),
     "sha256-certid": ("ca", "server", ("-sha256",), ()),
     "sha1-signature": ("sha1", "revoked-leaf", (), ()),
+    "judged-after-expiry": ("delegated", "server", (), ("--later", "400d")),
 }
 
 
@@ -310,7 +311,11 @@ def _openssl_args(
     later = dt.timedelta(0)
     if "--later" in options:
         index = options.index("--later")
-        later = {"1h": dt.timedelta(hours=1), "2d": dt.timedelta(days=2)}[options[index + 1]]
+        later = {
+            "1h": dt.timedelta(hours=1),
+            "2d": dt.timedelta(days=2),
+            "400d": dt.timedelta(days=400),
+        }[options[index + 1]]
         del options[index : index + 2]
     args = [str(folder / "resp.der"), "--request", str(folder / "req.der")]
     if "--no-issuer" in options:
@@ -349,6 +354,8 @@ OPENSSL_EXPECTED: dict[str, tuple[str, str | None, str]] = {
     "ndays-1-cc-off": ("revoked", None, "dtm"),
     "sha256-certid": ("good", None, "dtm"),
     "sha1-signature": ("revoked", None, "dtm"),
+    # A year on, the responder's certificate has expired too: nobody is authorised.
+    "judged-after-expiry": ("error", "signer-not-authorized", "none"),
 }
 
 
@@ -366,7 +373,14 @@ def test_an_openssl_index_capture_round_trips(
     assert (judged.status, judged.error, judged.trusted_by) == OPENSSL_EXPECTED[name], text
     # The answers' signature hash as openssl signed (-rmd): what [responder] signature_hash says.
     hashed = "sha1" if name == "sha1-signature" else "sha256"
-    assert tomllib.loads(text)["responder"]["signature_hash"] == hashed, text
+    written = tomllib.loads(text)
+    assert written["responder"]["signature_hash"] == hashed, text
+    if name == "judged-after-expiry":  # the certificate's own window, as offsets from t0
+        (cert,) = written["pki"]["cert"]
+        assert cert["name"] == "server" and cert["valid"]["to"].startswith("-"), text
+        assert (
+            "connection" in written["expect"][0] and written["expect"][0]["connection"] == "refused"
+        )
 
 
 # ---- the forms a capture comes in -----------------------------------------------------------
