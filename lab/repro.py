@@ -17,8 +17,9 @@ contract defines:
   nobody authorises → ``trusted-responder`` left out of the trust store; a
   signer whose certificate the answer does not carry (and nobody gave) →
   ``certs = "none"``; a ResponderID that names none of the certificates it
-  does carry → ``faults.responder_id = "wrong"``; a signature that does not verify → ``faults.signature =
-  "corrupt"``. ``certs``, ``responder_id`` and ``signature_hash`` as captured.
+  does carry → ``faults.responder_id = "wrong"``; a signature that does not
+  verify → ``faults.signature = "corrupt"``. ``certs``, ``responder_id`` and
+  ``signature_hash`` as captured.
 - **what it said**: ``[database] server`` (revoked with its reason and since,
   relative to t0; ``hold``; ``unknown``), and ``not_found = "unauthorized"``
   for the unsigned ``unauthorized`` (RFC 6960 2.3: the responder has no record).
