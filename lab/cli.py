@@ -13,7 +13,7 @@ import sys
 from collections.abc import Callable, Sequence
 
 import lab
-from lab.commands import check, connect, explain, inspect, listen, pki_build, run, serve
+from lab.commands import check, connect, explain, inspect, listen, pki_build, repro, run, serve
 from lab.errors import LabError
 from pki import PKIError
 
@@ -22,7 +22,7 @@ __all__ = ["main"]
 Command = Callable[[argparse.Namespace], int]
 
 #: Every subcommand, in the order ``--help`` lists them (``completion`` last).
-COMMANDS = (run, explain, pki_build, check, inspect, connect, listen, serve)
+COMMANDS = (run, explain, pki_build, check, inspect, repro, connect, listen, serve)
 
 #: The shells ``ocsp-lab completion`` writes a script for.
 SHELLS = ("bash", "zsh")

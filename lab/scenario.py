@@ -872,6 +872,7 @@ _RESPONDER_KEYS = (
     "responder_id",
     "next_update",
     "not_found",
+    "signature_hash",
     "faults",
     "replay",
 )
@@ -1109,7 +1110,7 @@ def _read_scenario(top_node: _Node, id_: str, path: Path) -> Scenario:
     _check_signature_hashes(pki_table, key, certs, origins)
     names = _Names({c.name: c for c in certs})
     database = _read_database(top.section("database", None), names)
-    responder = _read_responder(top.section("responder", _RESPONDER_KEYS), names, path.parent)
+    responder = _read_responder(top.section("responder", _RESPONDER_KEYS), names, path.parent, key)
     client = _read_client(top.section("client", _CLIENT_KEYS), names)
     tls = _read_tls(top.section("tls", _TLS_KEYS))
     expects = _each(top.array("expect"), lambda node: _read_expect(node, names, in_step=None))
@@ -1469,7 +1470,31 @@ def _replay_faults(file: str, key: str, faults: Faults) -> None:
         )
 
 
-def _read_responder(responder: _Table, names: _Names, base: Path) -> ResponderConfig:
+def _answer_hash(responder: _Table, names: _Names, key: KeyType) -> SignatureHash | None:
+    """``[responder] signature_hash``; an error where every signer's key is Ed25519.
+
+    Ed25519 takes no hash (RFC 8032 5.1.6, RFC 8410 3): a scenario whose answers
+    are all signed with it cannot mean one. Among several signers, an Ed25519
+    one keeps its own (docs/scenario-format-extensions.md).
+    """
+    wanted = responder.optional("signature_hash", _choice(SignatureHash))
+    if wanted is None:
+        return None
+    named: list[object] = [responder.node("signer").value] if "signer" in responder else []
+    signers = responder.node("signers").value if "signers" in responder else {}
+    named += list(signers.values()) if isinstance(signers, dict) else []
+    keys = [names.certs[n].key or key for n in named if isinstance(n, str) and n in names.certs]
+    if (keys and all(k is KeyType.ED25519 for k in keys)) or (not named and key is KeyType.ED25519):
+        responder.node("signature_hash").fail(
+            "no signature_hash when the answers are signed with Ed25519 (its hash is its own, "
+            "RFC 8032 5.1.6)"
+        )
+    return wanted
+
+
+def _read_responder(
+    responder: _Table, names: _Names, base: Path, key: KeyType = KeyType.EC_P256
+) -> ResponderConfig:
     defaults = ResponderConfig()
     replay = responder.optional("replay", lambda node: _replay(node, base))
     faults = _read_faults(responder.section("faults", _FAULT_KEYS))
@@ -1490,6 +1515,7 @@ def _read_responder(responder: _Table, names: _Names, base: Path) -> ResponderCo
         responder_id=responder.get("responder_id", _choice(ResponderIdKind), defaults.responder_id),
         next_update=responder.get("next_update", _next_update, defaults.next_update),
         not_found=responder.get("not_found", _choice(NotFound), defaults.not_found),
+        signature_hash=_answer_hash(responder, names, key),
         faults=faults,
         replay=replay,
     )

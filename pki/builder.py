@@ -197,6 +197,11 @@ _HASHES: dict[SignatureHash, type[_CertHash]] = {
 }
 
 
+def hash_of(name: SignatureHash) -> hashes.HashAlgorithm:
+    """The hash object a ``signature_hash`` name means (SCENARIOS.md; the same table)."""
+    return _HASHES[name]()
+
+
 def _certificate_hash(spec: PKISpec, cert: CertSpec, issuer_key: PrivateKey) -> _CertHash | None:
     """The hash ``cert``'s issuer signs it with (SCENARIOS.md ``signature_hash``).
 

@@ -16,6 +16,8 @@ from functools import cached_property
 
 from cryptography.x509.ocsp import OCSPResponseStatus
 
+from pki.spec import SignatureHash
+
 __all__ = [
     "TRANSPORT_FAULTS",
     "BodyFault",
@@ -121,6 +123,9 @@ class ResponderConfig:
     responder_id: ResponderIdKind = ResponderIdKind.KEY
     next_update: dt.timedelta | None = dt.timedelta(days=1)  # None: omit nextUpdate
     not_found: NotFound = NotFound.UNKNOWN
+    #: ``signature_hash``: the hash of the answers' signatures; None: by the signer's key
+    #: (SHA-256, SHA-384 for P-384). An Ed25519 signer has its own (RFC 8032 5.1.6).
+    signature_hash: SignatureHash | None = None
     faults: Faults = Faults()
     #: ``replay``: a captured OCSPResponse (DER) served for every request, byte for byte
     #: (:mod:`responder.replay`); only the transport faults apply. None: answer from the database.

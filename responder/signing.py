@@ -25,9 +25,9 @@ from cryptography.hazmat.primitives.asymmetric import ec, ed25519, padding, rsa
 from cryptography.x509.oid import OCSPExtensionOID
 
 from pki import IssuedCert
-from pki.builder import signature_hash
+from pki.builder import hash_of, signature_hash
 from pki.certid import CertID
-from pki.spec import REASONS
+from pki.spec import REASONS, SignatureHash
 from responder.config import CertsIncluded, ResponderIdKind
 from responder.der import DerWriter, octet_string
 from responder.protocol import NonceForm, read_nonce
@@ -151,7 +151,9 @@ def responder_key_hash(certificate_der_spki: bytes) -> bytes:
 class Signer:
     """A certificate whose key signs answers, with what goes in ``certs`` precomputed."""
 
-    def __init__(self, cert: IssuedCert, chain: list[IssuedCert]) -> None:
+    def __init__(
+        self, cert: IssuedCert, chain: list[IssuedCert], hash_name: SignatureHash | None = None
+    ) -> None:
         self.cert = cert
         self.name = cert.name
         self._key = cert.private_key
@@ -165,7 +167,10 @@ class Signer:
             CertsIncluded.SIGNER: [_asn1_cert(cert)],
             CertsIncluded.CHAIN: [_asn1_cert(c) for c in chain],
         }
-        self._hash = signature_hash(self._key)
+        self._hash: hashes.HashAlgorithm | None = signature_hash(self._key)
+        if hash_name is not None and self._hash is not None:
+            # [responder] signature_hash; Ed25519 (no hash to choose: RFC 8410 3) keeps its own.
+            self._hash = hash_of(hash_name)
         self.algorithm = _signature_algorithm(self._key, self._hash)
         #: ``data -> signature`` by the algorithm :attr:`algorithm` names.
         self.signature = _signing_function(self._key, self._hash)

@@ -68,6 +68,7 @@ class SignerPolicy:
 
     def __init__(self, pki: PKI, config: ResponderConfig) -> None:
         self._pki = pki
+        self._hash = config.signature_hash
         for where, name in [("signer", config.signer), *(
             (f"signers.{ca}", n) for ca, n in config.signers.items()
         )]:  # fmt: skip
@@ -91,7 +92,7 @@ class SignerPolicy:
     def signer(self, name: str) -> Signer:
         """The :class:`Signer` of certificate ``name`` (built once)."""
         if name not in self._signers:
-            self._signers[name] = Signer(self._pki[name], self._pki.chain(name))
+            self._signers[name] = Signer(self._pki[name], self._pki.chain(name), self._hash)
         return self._signers[name]
 
     def name_for(self, ca: str | None) -> str | None:

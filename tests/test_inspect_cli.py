@@ -278,6 +278,26 @@ def test_inspect_http_error_or_html_is_the_finding(
     assert "responseStatus" not in out
 
 
+@pytest.mark.parametrize(
+    ("body", "what"),
+    [(b"", "nothing (empty)"), (b"\x30\x82\x01\x00\x0a", "unrecognised data (DER)"),
+     (b"not ocsp at all", "unrecognised data")],
+)  # fmt: skip
+def test_inspect_an_http_200_without_an_ocsp_body_is_the_finding(
+    files: Path, tmp_path: Path, body: bytes, what: str, capsys: pytest.CaptureFixture[str]
+) -> None:
+    # What came over the wire as the answer is not one: malformed-response, as check finds.
+    message = tmp_path / "http-ok-unreadable.txt"
+    message.write_bytes(_http("HTTP/1.1 200 OK\nContent-Type: application/ocsp-response", body))
+    code = inspect(files, str(message), "--cc", "off", "--at", AT)
+    out = capsys.readouterr().out
+    assert code == 0  # no trustworthy answer: soft-fail with Common Criteria OFF
+    assert "transport   fail HTTP 200 without an OCSP response in its body" in out
+    assert f"the body is {what}" in out
+    assert "error       malformed-response" in out
+    assert "allowed, flagged soft-fail (row 'error'" in out
+
+
 @pytest.mark.parametrize("name", ["http-post.txt", "http-get.txt", "req.pem", "req.b64"])
 def test_inspect_reads_a_request_in_any_form(
     files: Path, name: str, capsys: pytest.CaptureFixture[str]

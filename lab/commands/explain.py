@@ -57,6 +57,11 @@ def _responder_lines(
         f"certificates in the answer: {config.certs.value}; ResponderID by "
         f"{config.responder_id.value}; {next_update}; a certificate it has no record of "
         f"gets {config.not_found.value}"
+        + (
+            f"; answers signed with {config.signature_hash.value}"
+            if config.signature_hash is not None
+            else ""
+        )
     )
     faults = describe_faults(config.faults)
     yield "misbehaviour: " + ("; ".join(faults) if faults else "none, it behaves")

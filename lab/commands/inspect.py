@@ -61,7 +61,14 @@ from lab.validator import (
     validate,
 )
 
-__all__ = ["describe_response", "register", "run"]
+__all__ = [
+    "Inspection",
+    "add_capture_arguments",
+    "describe_response",
+    "inspect_capture",
+    "register",
+    "run",
+]
 
 
 def _at(text: str) -> dt.datetime:
@@ -163,6 +170,13 @@ def _http_finding(capture: Capture) -> str | None:
     if http.media_type == "text/html" and capture.kind is not CaptureKind.OCSP_RESPONSE:
         return (
             "Content-Type text/html: an HTML page, not an OCSP response (malformed-response); "
+            f"the body is {capture.describe().split(' in an HTTP message')[0]}"
+        )
+    if capture.kind is not CaptureKind.OCSP_RESPONSE:
+        # What came over the wire as the answer is no OCSP response (an empty, garbled or
+        # cut-off body): the transport delivered nothing to judge, as ``check`` would find.
+        return (
+            "HTTP 200 without an OCSP response in its body (malformed-response); "
             f"the body is {capture.describe().split(' in an HTTP message')[0]}"
         )
     return None
@@ -374,21 +388,69 @@ def _request(inputs: _Inputs) -> OCSPRequest | None:
         ) from None
 
 
-def run(args: argparse.Namespace) -> int:
-    policy = policy_of(args)
+@dataclass(frozen=True)
+class Inspection:
+    """What ``inspect`` read and found, before anything is printed or decided.
+
+    ``evidence`` is the judgement (never a verdict: :func:`lab.policy.decide`
+    makes that under the switches); the rest are the facts it came from, for
+    whoever wants more than the verdict (``repro`` writes a scenario of them).
+    """
+
+    lines: tuple[str, ...]  # the decoded structure and every step, as printed
+    evidence: Evidence
+    at: dt.datetime  # the time it was judged at
+    source: str  # what the response was read from ("capture.der", "DIR/1-response.der", …)
+    response: Capture | None  # None: the exchange got no answer at all
+    parsed: ParsedResponse | None  # None: no OCSP response to decode
+    request: OCSPRequest | None
+    cert: x509.Certificate | None
+    issuer: x509.Certificate | None
+    trust: tuple[x509.Certificate, ...]
+    given: tuple[str, ...]  # which inputs the judgement had ("request", "issuer", …)
+
+
+def _read_inputs(args: argparse.Namespace) -> _Inputs:
+    """What ``args.response`` names: files, a ``check --save`` folder, or a packet capture."""
     path = Path(args.response)
     if path.is_dir():
-        inputs = _from_saved(args, path)
-    else:
-        try:
-            data = path.read_bytes()
-        except OSError as exc:
-            raise UsageError(f"{path}: cannot read ({exc.strerror})") from None
-        inputs = _from_pcap(args, data) if is_pcap(data) else _from_files(args, sniff(data))
+        return _from_saved(args, path)
+    try:
+        data = path.read_bytes()
+    except OSError as exc:
+        raise UsageError(f"{path}: cannot read ({exc.strerror})") from None
+    return _from_pcap(args, data) if is_pcap(data) else _from_files(args, sniff(data))
+
+
+def inspect_capture(args: argparse.Namespace) -> Inspection:
+    """Read the capture ``args`` names and judge it; :class:`UsageError` for a bad input."""
+    inputs = _read_inputs(args)
+    at = inputs.at or dt.datetime.now(dt.UTC)
+
+    def found(
+        lines: list[str],
+        evidence: Evidence,
+        parsed: ParsedResponse | None = None,
+        request: OCSPRequest | None = None,
+    ) -> Inspection:
+        return Inspection(
+            lines=tuple(lines),
+            evidence=evidence,
+            at=at,
+            source=inputs.response_name,
+            response=inputs.response,
+            parsed=parsed,
+            request=request,
+            cert=inputs.cert,
+            issuer=inputs.issuer,
+            trust=inputs.trust,
+            given=inputs.given,
+        )
+
     lines: list[str] = list(inputs.preamble)
     if inputs.transport is not None:
         lines += format_evidence(inputs.transport)
-        return _report(args, lines, inputs.transport, decide(inputs.transport, policy))
+        return found(lines, inputs.transport)
     response = inputs.response
     assert response is not None
     finding = _http_finding(response)
@@ -396,7 +458,7 @@ def run(args: argparse.Namespace) -> int:
         lines += _http_lines(response, inputs.response_name)
         evidence = _finding_evidence(response, finding, inputs.cert)
         lines += format_evidence(evidence)
-        return _report(args, lines, evidence, decide(evidence, policy))
+        return found(lines, evidence)
     der = capture_der(response, inputs.response_name, CaptureKind.OCSP_RESPONSE)
     try:
         parsed = parse_response(der)
@@ -408,7 +470,7 @@ def run(args: argparse.Namespace) -> int:
         ) from None
     request = _request(inputs)
     context = CheckContext(
-        now=inputs.at or dt.datetime.now(dt.UTC),
+        now=at,
         cert=inputs.cert,
         issuer=inputs.issuer,
         requested=request.cert_id if request else None,
@@ -441,17 +503,21 @@ def run(args: argparse.Namespace) -> int:
             f"  {step.name:<11} {step.outcome.value:<4} {step.detail}"
             for step in explain_unverified(der, context)
         ]
-    return _report(args, lines, evidence, decide(evidence, policy))
+    return found(lines, evidence, parsed, request)
 
 
-def register(commands: Any) -> None:
-    parser = commands.add_parser(
-        "inspect",
-        help="decode and judge a captured OCSP response",
-        description="Decode RESPONSE (DER, PEM, base64, or an HTTP message with one as its "
-        "body), run every validator step that the given files allow, and decide as Unified "
-        "CM would. Exit 0 allowed, 1 refused, 2 unreadable input or a file of another kind.",
-    )
+def run(args: argparse.Namespace) -> int:
+    policy = policy_of(args)
+    inspection = inspect_capture(args)
+    evidence = inspection.evidence
+    return _report(args, list(inspection.lines), evidence, decide(evidence, policy))
+
+
+def add_capture_arguments(parser: Any) -> None:
+    """RESPONSE, ``--exchange``, ``--request``, ``--issuer``, ``--cert``, ``--trust``, ``--at``.
+
+    What names a capture and the files judged with it; ``repro`` takes the same.
+    """
     parser.add_argument(
         "response",
         metavar="RESPONSE",
@@ -471,6 +537,17 @@ def register(commands: Any) -> None:
     parser.add_argument(
         "--at", type=_at, help="judge as of this time (ISO 8601, UTC; default: now)"
     )
+
+
+def register(commands: Any) -> None:
+    parser = commands.add_parser(
+        "inspect",
+        help="decode and judge a captured OCSP response",
+        description="Decode RESPONSE (DER, PEM, base64, or an HTTP message with one as its "
+        "body), run every validator step that the given files allow, and decide as Unified "
+        "CM would. Exit 0 allowed, 1 refused, 2 unreadable input or a file of another kind.",
+    )
+    add_capture_arguments(parser)
     add_judging_arguments(parser)
     parser.add_argument("--json", action="store_true", help="machine-readable output")
     parser.set_defaults(handler=run)
