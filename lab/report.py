@@ -102,16 +102,18 @@ def _mode_problems(mode: ModeResult) -> list[str]:
 def format_table(results: Sequence[ScenarioResult], palette: Palette | None = None) -> str:
     """The summary table: scenario, mode, result, and for failures what differed."""
     paint = palette or Palette()
-    rows: list[tuple[str, str, bool, list[str]]] = []
+    rows: list[tuple[str, str, bool | None, list[str]]] = []  # holds None: skipped
     for result in results:
         if result.error:
             rows.append((result.id, "-", False, [f"could not set up: {result.error}"]))
+        if result.skipped:
+            rows.append((result.id, "-", None, [f"skipped: {result.skipped}"]))
         for mode in result.modes:
             rows.append((result.id, mode.mode, mode.holds, _mode_problems(mode)))
     width = max([len("scenario"), *(len(r[0]) for r in rows)])
     lines = [paint.bold(f"{'scenario':<{width}}  {'mode':<6}  result")]
     for scenario, mode_shown, holds, problems in rows:
-        word = paint.good("ok  ") if holds else paint.bad("FAIL")
+        word = "skip" if holds is None else paint.good("ok  ") if holds else paint.bad("FAIL")
         first = problems[0] if problems else ""
         lines.append(f"{scenario:<{width}}  {mode_shown:<6}  {word}  {first}".rstrip())
         lines += [f"{'':<{width}}  {'':<6}        {p}" for p in problems[1:]]
@@ -129,8 +131,10 @@ def summary_line(results: Sequence[ScenarioResult], seconds: float, *, bad: int 
     """
     modes = [m for r in results for m in r.modes]
     failed = sum(not m.holds for m in modes) + sum(r.error is not None for r in results)
+    skipped = sum(r.skipped is not None for r in results)
     line = (
-        f"{_plural(len(results), 'scenario')}, {_plural(len(modes), 'scenario × mode run')}: "
+        f"{_plural(len(results), 'scenario')}{f' ({skipped} skipped)' if skipped else ''}, "
+        f"{_plural(len(modes), 'scenario × mode run')}: "
         f"{len(modes) - sum(not m.holds for m in modes)} hold, {failed} failed, in {seconds:.1f} s"
     )
     return f"{_plural(bad, 'bad file')} (not run); {line}" if bad else line
@@ -205,7 +209,7 @@ def junit_tree(
     Each bad file is one more testcase, an ``<error>`` (it could not run).
     """
     suite = ET.Element("testsuite", name="ocsp-lab", time=f"{seconds:.3f}")
-    tests = failures = errors = 0
+    tests = failures = errors = skipped = 0
     for problem in bad:
         _bad_file_case(suite, problem)
         tests, errors = tests + 1, errors + 1
@@ -216,6 +220,10 @@ def junit_tree(
             case = _testcase(suite, classname, "setup", 0, properties=properties)
             ET.SubElement(case, "error", message=result.error, type="SetupError")
             tests, errors = tests + 1, errors + 1
+        if result.skipped:
+            case = _testcase(suite, classname, "skipped", 0, properties=properties)
+            ET.SubElement(case, "skipped", message=result.skipped)
+            tests, skipped = tests + 1, skipped + 1
         for mode in result.modes:
             at_t0 = [e for e in mode.expectations if e.label.startswith("expect[")]
             steps = [e for e in mode.expectations if not e.label.startswith("expect[")]
@@ -245,7 +253,7 @@ def junit_tree(
     suite.set("tests", str(tests))
     suite.set("failures", str(failures))
     suite.set("errors", str(errors))
-    suite.set("skipped", "0")
+    suite.set("skipped", str(skipped))
     ET.indent(suite)
     return ET.ElementTree(suite)
 

@@ -412,6 +412,7 @@ class ScenarioResult:
     error: str | None = None  # the lab could not even be set up
     responder_url: str | None = field(default=None, compare=False)
     transport: Transport = Transport.DIRECT  # how its connections were made
+    skipped: str | None = None  # why it could not run on this transport (never silently)
 
     @property
     def id(self) -> str:
@@ -431,6 +432,7 @@ class ScenarioResult:
             "error": self.error,
             "seconds": round(self.seconds, 4),
             "transport": self.transport.value,
+            "skipped": self.skipped,
             "modes": [m.to_json() for m in self.modes],
         }
 
@@ -492,6 +494,20 @@ def run_scenario(
             error=f"{type(exc).__name__}: {exc}",
             transport=transport,
         )
+    if transport is Transport.TLS:
+        from lab.tls_session import unpresentable  # it builds on this module
+
+        skipped = unpresentable(scenario, lab.pki)
+        if skipped is not None:
+            (stop or ScenarioLab.close)(lab)
+            return ScenarioResult(
+                scenario,
+                (),
+                time.perf_counter() - started,
+                responder_url=lab.url,
+                transport=transport,
+                skipped=skipped,
+            )
     try:
         modes = tuple(run_mode(lab, cc_on, transport) for cc_on in scenario.client.modes())
     finally:

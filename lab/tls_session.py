@@ -29,7 +29,10 @@ received on that connection; the model gives a re-check what the endpoint
 staples at that moment, and so does this session, from the same source.
 
 Uploads stay direct calls (an upload is not a connection). Every wait is
-bounded (:func:`handshake_bound`).
+bounded (:func:`handshake_bound`). A scenario that connects with a
+certificate read from a file without its key cannot be presented over TLS
+(the endpoint must prove it holds the key, RFC 8446 4.4.3): it is skipped,
+saying so (:func:`unpresentable`), never judged by another path.
 """
 
 from __future__ import annotations
@@ -43,13 +46,14 @@ from cryptography.hazmat.primitives.asymmetric import ec, ed448, ed25519, rsa
 from lab.errors import LabError
 from lab.outcome import Actual, CertificateCheckRecord
 from lab.runner import LabModeSession, ScenarioLab, Transport
-from lab.scenario import ConnectionOutcome
+from lab.scenario import Connect, ConnectionOutcome, Scenario
 from lab.timeline import Connection
 from lab.tls.alerts import Alert
 from lab.tls.client import ClientLink, tls_open
 from lab.tls.record import ConnectionRecord, HandshakeOutcome
 from lab.tls.refusal import refusal_alert
 from lab.tls.server import TlsEndpoint
+from pki import PKI
 
 __all__ = [
     "HELLO",
@@ -57,6 +61,7 @@ __all__ = [
     "TlsModeSession",
     "TlsRunError",
     "handshake_bound",
+    "unpresentable",
     "wire_outcome",
 ]
 
@@ -65,6 +70,24 @@ _HOST = "127.0.0.1"
 HELLO = b"ocsp-lab reference product: hello\n"
 #: The longest a timeline connection is held open: a safety bound past any scenario's end.
 HOLD_LIMIT = 300.0
+
+
+def unpresentable(scenario: Scenario, pki: PKI) -> str | None:
+    """Why ``scenario``'s connections cannot be made over TLS, or None (they can).
+
+    A TLS server proves it holds the presented certificate's key
+    (CertificateVerify, RFC 8446 4.4.3): a certificate from ``cert_file``
+    without ``key_file`` can be judged, never presented.
+    """
+    presented = [e.cert for e in scenario.expects]
+    presented += [s.action.cert for s in scenario.steps if isinstance(s.action, Connect)]
+    for name in dict.fromkeys(presented):
+        if pki[name].key is None:
+            return (
+                f"presents {name!r}, a certificate from a file without its key (key_file): "
+                "a TLS endpoint cannot present it"
+            )
+    return None
 
 
 class TlsRunError(LabError):

@@ -28,6 +28,8 @@ from lab.tls.refusal import refusal_alert
 from lab.tls_session import wire_outcome
 
 SCENARIOS = load_scenarios([CATALOG])
+#: The catalog's scenarios that connect with a certificate from a file without its key.
+KEYLESS = {"field/customer-ca-without-key"}
 #: Scenarios at a time: most of a scenario's time is waits (HTTP, handshakes), not CPU.
 JOBS = 4
 
@@ -97,9 +99,33 @@ def test_over_tls_the_verdicts_are_the_direct_runs(
     direct, tls = both_ways[scenario.id]
     assert tls.transport is Transport.TLS and direct.transport is Transport.DIRECT
     assert tls.error is None, tls.error
+    if scenario.id in KEYLESS:
+        # A certificate from a file without its key can be judged, never presented (RFC 8446
+        # 4.4.3): the scenario is skipped over TLS, saying so, and holds direct.
+        assert tls.skipped is not None and "without its key" in tls.skipped, tls.skipped
+        assert tls.modes == () and direct.holds
+        return
+    assert tls.skipped is None, tls.skipped
     assert _modes(tls) == _modes(direct)
     assert tls.holds, [m.error for m in tls.modes]
     _wire_says_the_same(scenario, tls)
+
+
+def test_run_tls_skips_only_what_it_cannot_present(tmp_path: Path) -> None:
+    """The table and JUnit say why a scenario is skipped; the run still passes."""
+    junit = tmp_path / "run.xml"
+    scenario = CATALOG / "field" / "customer-ca-without-key.toml"
+    done = subprocess.run(
+        [sys.executable, "-m", "lab", "run", "--tls", str(scenario), "--junit", str(junit)],
+        capture_output=True, text=True, timeout=60, check=False,
+    )  # fmt: skip
+    assert done.returncode == 0, done.stdout + done.stderr
+    assert "skip  skipped: presents 'product'" in done.stdout
+    assert "1 scenario (1 skipped), 0 scenario × mode runs" in done.stdout
+    suite = ET.parse(junit).getroot()
+    assert suite.get("skipped") == "1"
+    skipped = suite.find("testcase/skipped")
+    assert skipped is not None and "without its key" in (skipped.get("message") or "")
 
 
 def test_the_catalog_has_what_the_tls_run_must_show() -> None:
