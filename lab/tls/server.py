@@ -77,6 +77,7 @@ class TlsEndpoint:
         self._listener.settimeout(0.2)  # the accept loop looks at the stop flag this often
         self.host, self.port = self._listener.getsockname()[:2]
         self._records: list[ConnectionRecord] = []
+        self.accepted = 0  # connections accepted so far (a record comes when each ends)
         self._changed = threading.Condition()
         self._stop = threading.Event()
         self._threads: list[threading.Thread] = []
@@ -170,6 +171,7 @@ class TlsEndpoint:
                 if self._stop.is_set():
                     return
                 continue
+            self.accepted += 1
             thread = threading.Thread(
                 target=self._serve, args=(sock, f"{peer[0]}:{peer[1]}"), daemon=True
             )
