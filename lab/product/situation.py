@@ -19,7 +19,9 @@ scenario puts it relative to the real now the product reads.
 
 from __future__ import annotations
 
+import dataclasses
 import datetime as dt
+import hashlib
 import os
 from collections.abc import Callable
 from pathlib import Path
@@ -36,7 +38,7 @@ from lab.scenario import Scenario, Upload
 from lab.tls.io import TlsPrivateKey
 from lab.tls.server import TlsEndpoint
 from lab.tls.staple import StapleSource
-from pki import PKI, CertificateDatabase, build_pki
+from pki import PKI, CertificateDatabase, PKISpec, Profile, build_pki
 from responder.app import LabResponder, create_app, lab_responder
 from responder.clock import system_clock
 from responder.requestlog import RequestLogEntry
@@ -56,11 +58,30 @@ def build_product_pki(scenario: Scenario, base_url: str, t0: dt.datetime) -> PKI
     """The scenario's PKI as a product meets it: the ONE place a product run builds one.
 
     Stand-in until ``lab.product_pki.build_for_product(scenario, base_url,
-    secret, t0)`` (the per-installation secret; leaves of their own per
-    scenario id) is merged: the public secret, so the leaves of two scenarios
-    with the same names are the same certificates.
+    secret, t0)`` (the per-installation secret; leaves with a key and serial
+    of their own per scenario id) is merged: the public secret, and each leaf
+    a serial of its own per scenario id (:func:`_fresh_serials`), so a
+    product's OCSP cache, keyed by CertID (RFC 6960 4.1.1), cannot carry an
+    answer from one scenario into the next.
     """
-    return build_pki(scenario.pki, base_url=base_url, t0=t0)
+    return build_pki(_fresh_serials(scenario), base_url=base_url, t0=t0)
+
+
+def _fresh_serials(scenario: Scenario) -> PKISpec:
+    """The scenario's PKI spec, each leaf without a serial of its own given one per scenario id."""
+
+    def serial(name: str) -> int:
+        digest = hashlib.sha256(f"ocsp-lab product leaf\0{scenario.id}\0{name}".encode())
+        # Positive, at most 127 bits, never 0 (RFC 5280 4.1.2.2).
+        return (int.from_bytes(digest.digest()[:16]) >> 1) | 1
+
+    certs = tuple(
+        dataclasses.replace(cert, serial=serial(cert.name))
+        if cert.profile is Profile.LEAF and cert.serial is None
+        else cert
+        for cert in scenario.pki.certs
+    )
+    return dataclasses.replace(scenario.pki, certs=certs)
 
 
 def product_t0(now: dt.datetime | None = None) -> dt.datetime:
@@ -88,6 +109,10 @@ def skip_reason(scenario: Scenario, profile: ProductProfile, *, timeline: bool) 
     missing = [name for name in profile.client.trust if name not in names]
     if missing:
         return f"the profile trusts {', '.join(missing)}, which this scenario does not make"
+    if scenario.responder.replay is not None:
+        # The capture's thisUpdate / nextUpdate are fixed: they fit the model's virtual clock
+        # at the epoch, never a product's real now.
+        return "[responder] replay serves a capture's fixed times: made for the model's clock"
     if scenario.steps and not timeline:
         return "a timeline ([[step]]s): runs only with --timeline real"
     if any(isinstance(step.action, Upload) for step in scenario.steps):
