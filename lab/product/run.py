@@ -27,6 +27,8 @@ from collections.abc import Callable, Sequence
 from concurrent.futures import ThreadPoolExecutor
 from pathlib import Path
 
+from OpenSSL import SSL
+
 from lab.product.closing import Closer, close_now
 from lab.product.compare import Comparison, ProductMode, ProductScenarioResult, run_model
 from lab.product.drivers import Connection, drive
@@ -51,17 +53,35 @@ def _folder_name(scenario_id: str) -> str:
     return re.sub(r"[^A-Za-z0-9._-]", "_", scenario_id)
 
 
+def _presented(scenario: Scenario) -> list[str]:
+    certs = [e.cert for e in scenario.expects]
+    certs += [s.action.cert for s in scenario.steps if isinstance(s.action, Connect)]
+    return list(dict.fromkeys(certs))
+
+
 def _setup_skip(lab: ProductLab, scenario: Scenario) -> str | None:
-    """Reasons only the built PKI can tell: a server product needs clientAuth leaves."""
-    if lab.profile.kind is not ProductKind.SERVER:
-        return None
-    for expect in scenario.expects:
-        if not has_client_auth(lab.pki[expect.cert].certificate):
+    """Reasons only the built PKI can tell: what the lab's TLS cannot present, clientAuth."""
+    server = lab.profile.kind is ProductKind.SERVER
+    for cert in _presented(scenario):
+        # OpenSSL's security level refuses some keys (RSA-1024: "ee key too small"): an
+        # endpoint that cannot present the certificate would pass for a refusal.
+        context = SSL.Context(SSL.TLS_CLIENT_METHOD if server else SSL.TLS_SERVER_METHOD)
+        try:
+            context.use_certificate(lab.pki[cert].certificate)
+            context.use_privatekey(lab.key(cert))
+        except SSL.Error as exc:
+            return f"the lab's TLS (OpenSSL) cannot present {cert}: {_openssl_reason(exc)}"
+        if server and not has_client_auth(lab.pki[cert].certificate):
             return (
-                f"{expect.cert} has no clientAuth: a server product cannot be presented it "
+                f"{cert} has no clientAuth: a server product cannot be presented it "
                 "as a client certificate"
             )
     return None
+
+
+def _openssl_reason(exc: SSL.Error) -> str:
+    errors = exc.args[0] if exc.args and isinstance(exc.args[0], list) else []
+    return "; ".join(str(e[-1]) for e in errors if isinstance(e, tuple)) or str(exc)
 
 
 def _held_cert(scenario: Scenario) -> tuple[str | None, str | None]:
