@@ -9,9 +9,11 @@ import sys
 import textwrap
 import time
 import xml.etree.ElementTree as ET
+from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
+from cryptography.hazmat.primitives import serialization
 
 from lab.cli import main
 from lab.errors import ScenarioError
@@ -27,6 +29,8 @@ ROOT = Path(__file__).resolve().parents[1]
 PRODUCTS = ROOT / "products"
 DATA = Path(__file__).parent / "data" / "products"
 PYTHON = shlex.quote(sys.executable)
+_PEM = serialization.Encoding.PEM
+_PKCS8 = serialization.PrivateFormat.PKCS8
 
 #: What gnutls-cli 3.7.9 decides otherwise than the model, Common Criteria ON (each one's
 #: why is in products/gnutls-cli.toml).
@@ -148,8 +152,9 @@ def test_a_bad_profile_is_one_line_and_exit_2(
     code = main(["run", str(ROOT / "scenarios/basics/good.toml"), "--product", str(path)])
     err = capsys.readouterr().err.strip().splitlines()
     assert code == 2
-    assert err == [f"ocsp-lab: error: {path}: product.command: expected a command "
-                   f'(kind = "client")']
+    assert err == [
+        f'ocsp-lab: error: {path}: product.command: expected a command (kind = "client")'
+    ]
 
 
 @pytest.mark.parametrize(
@@ -181,7 +186,7 @@ def test_the_profile_of_the_contract_reads_as_written() -> None:
     ]  # fmt: skip
     reference = load_profile(PRODUCTS / "reference.toml")
     argv = command_line(reference.command, {**values, "cc": "off"})
-    assert argv[:3] == [sys.executable, "-m", "lab"]
+    assert argv[:3] == [sys.executable, "-m", "lab.product.launcher"]
     assert argv[3:] == ["connect", "127.0.0.1:4433", "--trust", "/t.pem", "--cc", "off"]
 
 
@@ -201,8 +206,10 @@ def test_the_reference_client_agrees_with_the_model_on_the_whole_catalog(
     tmp_path: Path,
 ) -> None:
     # Common Criteria ON here; the reference server below runs OFF: both modes, both kinds.
-    text = (PRODUCTS / "reference.toml").read_text().replace(
-        "[client]\n", "[client]\ncommon_criteria = true\n"
+    text = (
+        (PRODUCTS / "reference.toml")
+        .read_text()
+        .replace("[client]\n", "[client]\ncommon_criteria = true\n")
     )
     profile = _profile(tmp_path, text)
     catalog = _catalog()
@@ -220,7 +227,7 @@ def test_the_reference_client_agrees_with_the_model_on_the_whole_catalog(
 
 
 @pytest.fixture
-def reference_server(tmp_path: Path) -> tuple[str, subprocess.Popen[str]]:
+def reference_server(tmp_path: Path) -> Iterator[tuple[str, subprocess.Popen[str]]]:
     """``ocsp-lab listen`` with the default PKI's server certificate, trusting its root."""
     pki = build_pki(t0=product_t0())
     files = {}
@@ -246,18 +253,14 @@ def reference_server(tmp_path: Path) -> tuple[str, subprocess.Popen[str]]:
     process.wait()
 
 
-from cryptography.hazmat.primitives import serialization  # noqa: E402
-
-_PEM = serialization.Encoding.PEM
-_PKCS8 = serialization.PrivateFormat.PKCS8
-
-
 def test_the_reference_server_agrees_with_the_model_on_the_catalog(
     tmp_path: Path, reference_server: tuple[str, subprocess.Popen[str]]
 ) -> None:
     address, _ = reference_server
-    text = (PRODUCTS / "reference-server.toml").read_text().replace(
-        'target = "127.0.0.1:8443"', f'target = "{address}"'
+    text = (
+        (PRODUCTS / "reference-server.toml")
+        .read_text()
+        .replace('target = "127.0.0.1:8443"', f'target = "{address}"')
     )
     profile = _profile(tmp_path, text)
     catalog = _catalog()
@@ -266,7 +269,9 @@ def test_the_reference_server_agrees_with_the_model_on_the_catalog(
     assert _differing(results) == set(), [c.difference() for r in results for c in r.differences()]
     skipped = {r.id: r.skipped for r in results if r.skipped}
     assert set(skipped) >= _expected_skips(catalog)
-    assert all("clientAuth" in why for sid, why in skipped.items() if sid not in _expected_skips(catalog))
+    assert all(
+        "clientAuth" in why for sid, why in skipped.items() if sid not in _expected_skips(catalog)
+    )
     compared = [c for r in results for m in r.modes for c in m.comparisons]
     assert len(compared) >= 120
     revoked = next(r for r in results if r.id == "basics/revoked").modes[0].comparisons[0]
@@ -350,7 +355,12 @@ def test_a_caching_product_is_judged_right_in_two_scenarios_with_opposite_status
 @pytest.mark.parametrize(
     ("code", "why", "status", "output"),
     [
-        ("import time; print('waiting', flush=True); time.sleep(60)", "no connection", None, "waiting"),
+        (
+            "import time; print('waiting', flush=True); time.sleep(60)",
+            "no connection",
+            None,
+            "waiting",
+        ),
         ("import sys; print('boom'); sys.exit(3)", "no connection", 3, "boom"),
         (
             "import socket, sys, time; s = socket.create_connection(('{host}', {port})); "
@@ -407,7 +417,9 @@ def test_the_reports_show_both_sides_and_the_exit_code_says_whether_all_agree(
     )
     junit, report = tmp_path / "r.xml", tmp_path / "r.json"
     good = str(ROOT / "scenarios/basics/good.toml")
-    code = main(["run", good, "--product", str(profile), "--junit", str(junit), "--json", str(report)])
+    code = main(
+        ["run", good, "--product", str(profile), "--junit", str(junit), "--json", str(report)]
+    )
     out = capsys.readouterr().out
     assert code == 1
     assert "model allowed, product refused (no connection)" in out

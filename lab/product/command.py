@@ -11,6 +11,7 @@ scenario it could be set up for, 1 on a difference, 2 on bad input.
 from __future__ import annotations
 
 import argparse
+import datetime as dt
 import sys
 import threading
 import time
@@ -24,6 +25,7 @@ from lab.product.report import format_table, summary_line, write_json, write_jun
 from lab.product.run import run_product
 from lab.report import Palette
 from lab.scenario import Scenario
+from lab.timespec import format_duration
 
 __all__ = ["TIMELINES", "run_product_command"]
 
@@ -69,6 +71,16 @@ def run_product_command(
         )
     profile = load_profile(args.product)
     print(f"product: {profile.title} ({profile.kind.value}, {profile.path})", flush=True)
+    if args.timeline == "real":
+        timelines = [s for s in scenarios if s.steps]
+        if timelines:
+            total = sum((s.steps[-1].at for s in timelines), dt.timedelta(0))
+            print(
+                f"ocsp-lab: note: {len(timelines)} timeline(s) on the real clock: "
+                f"{format_duration(total)} of steps at least",
+                file=sys.stderr,
+                flush=True,
+            )
     progress = _Progress(len(scenarios))
     started = time.perf_counter()
     results = run_product(

@@ -12,7 +12,8 @@ runs it) and each argument's placeholders are filled in per connection
 (:func:`command_line`): the contract's ``{host}``, ``{port}``, ``{trust}``,
 ``{cert}``, and two extensions (docs/scenario-format-extensions.md):
 ``{ocsp_lab}``, an argument of its own, becomes the command line of the very
-``ocsp-lab`` running the product run (this interpreter, ``-m lab``), and
+``ocsp-lab`` running the product run (this interpreter,
+:mod:`lab.product.launcher`), and
 ``{cc}`` the Common Criteria mode of the run, ``on`` or ``off``.
 """
 
@@ -109,13 +110,14 @@ class ProductProfile:
 def command_line(command: Sequence[str], values: Mapping[str, str]) -> list[str]:
     """The argv to run: each argument with its placeholders filled in from ``values``.
 
-    ``{ocsp_lab}`` as a whole argument becomes ``sys.executable -m lab``: the
-    lab that runs the product run, whatever PATH holds.
+    ``{ocsp_lab}`` as a whole argument becomes ``sys.executable -m
+    lab.product.launcher``: the lab that runs the product run, whatever PATH
+    holds (:mod:`lab.product.launcher`: ``ocsp-lab``, lean for ``connect``).
     """
     argv: list[str] = []
     for argument in command:
         if argument == "{ocsp_lab}":
-            argv += [sys.executable, "-m", "lab"]
+            argv += [sys.executable, "-m", "lab.product.launcher"]
             continue
         argv.append(_PLACEHOLDER.sub(lambda m: values[m.group(1)], argument))
     return argv

@@ -19,10 +19,10 @@ def main() -> int:
     context = ssl.SSLContext(ssl.PROTOCOL_TLS_CLIENT)
     context.check_hostname = False
     context.verify_mode = ssl.CERT_NONE
-    with socket.create_connection((host, port), timeout=5) as raw:
-        with context.wrap_socket(raw, server_hostname=host) as tls:
-            print(tls.recv(100).decode(errors="replace"), flush=True)
-            time.sleep(seconds)
+    raw = socket.create_connection((host, port), timeout=5)
+    with raw, context.wrap_socket(raw, server_hostname=host) as tls:
+        print(tls.recv(100).decode(errors="replace"), flush=True)
+        time.sleep(seconds)
     return 0
 
 
