@@ -193,7 +193,14 @@ def _drive_client(lab: ProductLab, connection: Connection) -> ProductObservation
         except subprocess.TimeoutExpired:
             timed_out = True
             _kill(process)
-            output, _ = process.communicate()
+            try:
+                output, _ = process.communicate(timeout=_SETTLE)
+            except subprocess.TimeoutExpired:
+                # Something it started left its process group and holds the pipe open.
+                output = b"(its output pipe stayed open after the kill: not read)"
+                if process.stdout is not None:
+                    process.stdout.close()
+                process.wait()
         seconds = time.monotonic() - started
         record, count = _endpoint_record(endpoint)
     finally:
