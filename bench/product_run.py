@@ -55,6 +55,8 @@ def run() -> list[Figure]:
             SECTION,
             "lab overhead per scenario, 90th percentile",
             f"{percentile(overhead, 0.9):.1f} ms",
+            "",
+            "the model's real-time `delay` faults and timeouts (transport/*) dominate the tail",
         ),
         Figure(
             SECTION,
