@@ -56,7 +56,7 @@ def run() -> list[Figure]:
             "lab overhead per scenario, 90th percentile",
             f"{percentile(overhead, 0.9):.1f} ms",
             "",
-            "the model's real-time `delay` faults and timeouts (transport/*) dominate the tail",
+            "real-time delays (transport/*) and RSA PKIs (keys/rsa-*) make the tail",
         ),
         Figure(
             SECTION,
