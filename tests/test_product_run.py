@@ -491,3 +491,28 @@ def test_a_timeline_runs_on_the_real_clock_and_a_product_that_never_rechecks_dif
     assert dropped.expected.value == "dropped" and dropped.product.connection.value == "allowed"
     assert dropped.product.requests == ()  # it never re-checked
     assert "step done: step[1] at +2s (revoke server)" in mode.events
+
+
+def test_a_manual_product_is_told_where_to_connect_and_waited_for_within_its_timeout(
+    tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    profile = _profile(
+        tmp_path,
+        """
+        title = "a person at the product's console"
+        [product]
+        kind = "manual"
+        timeout = "1s"
+        [client]
+        common_criteria = true
+        """,
+    )
+    started = time.monotonic()
+    (result,) = run_product([load_scenario(ROOT / "scenarios/basics/good.toml")], profile)
+    assert time.monotonic() - started < 5
+    told = capsys.readouterr().err
+    assert "connect the product to 127.0.0.1:" in told
+    assert result.scenario.title in told
+    assert "trust.pem" in told
+    (comparison,) = result.modes[0].comparisons
+    assert comparison.product.why == "no connection" and not comparison.agrees
