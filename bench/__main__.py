@@ -22,6 +22,7 @@ SECTIONS = (
     "bench.tls_handshake",
     "bench.catalog_tls",
     "bench.product_pki",
+    "bench.product_run",
 )
 
 

@@ -118,7 +118,9 @@ __all__ = [
     "Wait",
     "load_scenario",
     "load_scenarios",
+    "read_client_table",
     "read_scenarios",
+    "read_toml_file",
     "scenario_id",
 ]
 
@@ -302,7 +304,7 @@ MAX_SCENARIO_BYTES = 1 << 20
 _TOML_POSITION = re.compile(r"^(?P<why>.*?) ?\(at line (?P<line>\d+), column (?P<column>\d+)\)$")
 
 
-def _read_bytes(path: str | os.PathLike[str], file: str) -> bytes:
+def _read_bytes(path: str | os.PathLike[str], file: str, what: str = "scenario") -> bytes:
     """The file's bytes: a regular file of at most MAX_SCENARIO_BYTES, else a UsageError.
 
     A FIFO would block the open and ``/dev/zero`` never ends: only regular
@@ -312,16 +314,16 @@ def _read_bytes(path: str | os.PathLike[str], file: str) -> bytes:
         info = os.stat(path)
         if not stat.S_ISREG(info.st_mode):
             raise UsageError(
-                f"{file}: expected a regular scenario file (.toml), found {_kind(info)}",
+                f"{file}: expected a regular {what} file (.toml), found {_kind(info)}",
                 file=file,
             )
         with open(path, "rb") as stream:
             data = stream.read(MAX_SCENARIO_BYTES + 1)
     except OSError as exc:
-        raise UsageError(f"{file}: cannot read the scenario: {exc.strerror}", file=file) from None
+        raise UsageError(f"{file}: cannot read the {what}: {exc.strerror}", file=file) from None
     if len(data) > MAX_SCENARIO_BYTES:
         raise UsageError(
-            f"{file}: expected a scenario file of at most {MAX_SCENARIO_BYTES // 1024} KiB",
+            f"{file}: expected a {what} file of at most {MAX_SCENARIO_BYTES // 1024} KiB",
             file=file,
         )
     return data
@@ -365,6 +367,16 @@ def _parse_toml(data: bytes, file: str) -> dict[str, object]:
         raise ScenarioError(
             file, "", "TOML whose arrays and inline tables nest less deep (too deep to read)"
         ) from None
+
+
+def read_toml_file(path: str | os.PathLike[str], what: str) -> dict[str, object]:
+    """A TOML file read as scenario files are (size cap, regular files only, errors named).
+
+    For other files of the format's family (product profiles): a
+    :class:`~lab.errors.UsageError` or :class:`~lab.errors.ScenarioError` naming the file.
+    """
+    file = str(path)
+    return _parse_toml(_read_bytes(path, file, what), file)
 
 
 def load_scenario(
@@ -1593,6 +1605,42 @@ def _read_client(client: _Table, names: _Names) -> ClientSettings:
         validity_check=client.optional("validity_check", _Node.positive_duration),
         stapling=client.get("stapling", _choice(Stapling), default.stapling),
     )
+
+
+class _AnyNames(_Names):
+    """Certificate names outside a scenario (a product profile): any well-formed name."""
+
+    def _expected(self) -> str:
+        return _CERT_NAME_EXPECTED
+
+    def check(self, node: _Node, name: str) -> str:
+        if not _CERT_NAME.fullmatch(name):
+            node.fail(_CERT_NAME_EXPECTED)
+        return name
+
+
+def read_client_table(file: str, key: str, value: object) -> ClientSettings:
+    """A ``[client]`` table outside a scenario (a product profile, SCENARIOS.md), read as here.
+
+    The same reader as a scenario's own ``[client]``; ``trust`` may name any
+    well-formed certificate name, since no one scenario's PKI is known yet.
+    Raises :class:`~lab.errors.ScenarioError` (every mistake, as :func:`load_scenario`).
+    """
+    mistakes = _Mistakes()
+    token = _MISTAKES.set(mistakes)
+    settings = ClientSettings()
+    try:
+        table = _guarded(lambda: _Node(file, key, value).table(_CLIENT_KEYS, f"a table ([{key}])"))
+        settings = _read_client(table, _AnyNames({}))
+    except _Abandoned:
+        pass  # its mistake is recorded
+    finally:
+        _MISTAKES.reset(token)
+    if len(mistakes.found) == 1:
+        raise mistakes.found[0]
+    if mistakes.found:
+        raise ScenarioMistakes(mistakes.found)
+    return settings
 
 
 def _read_tls(tls: _Table) -> EndpointSettings:

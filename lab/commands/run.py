@@ -137,6 +137,8 @@ def run(args: argparse.Namespace) -> int:
 
     if args.jobs < 1:
         raise UsageError(f"-j {args.jobs}: expected a number of threads of 1 or more")
+    if args.timeline is not None and args.product is None:
+        raise UsageError("--timeline real goes with --product (a product keeps real time)")
     chosen = keyword_filter(args.keyword) if args.keyword is not None else None
     catalog = read_scenarios(args.paths or default_paths())
     for path, why in catalog.skipped:
@@ -156,6 +158,10 @@ def run(args: argparse.Namespace) -> int:
         raise UsageError(
             "no scenario to run" + (f" matches -k {args.keyword!r}" if args.keyword else "")
         )
+    if args.product is not None:  # issue 13: the scenarios against a product (lab.product)
+        from lab.product.command import run_product_command
+
+        return run_product_command(args, scenarios, catalog.bad)
     progress = _Progress(len(scenarios), sys.stdout)
     started = time.perf_counter()
     try:
@@ -216,5 +222,15 @@ def register(commands: Any) -> None:
     parser.add_argument("--json", metavar="FILE", help="write a JSON report with full evidence")
     parser.add_argument(
         "-j", dest="jobs", type=int, default=1, metavar="N", help="run N scenarios at a time"
+    )
+    parser.add_argument(
+        "--product",
+        metavar="PROFILE",
+        help="run the scenarios against a product (a profile TOML, products/), the model beside it",
+    )
+    parser.add_argument(
+        "--timeline",
+        choices=("real",),
+        help="with --product: run timeline scenarios' steps on the real clock",
     )
     parser.set_defaults(handler=run)

@@ -98,6 +98,7 @@ class TlsEndpoint:
         self.host, self.port = self._listener.getsockname()[:2]
         self._records: list[ConnectionRecord] = []
         self._open: dict[str, ConnectionRecord] = {}  # by peer: data flowed, not ended yet
+        self.accepted = 0  # connections accepted so far (a record comes when each ends)
         self._changed = threading.Condition()
         self._stop = threading.Event()
         self._threads: list[threading.Thread] = []
@@ -233,6 +234,7 @@ class TlsEndpoint:
                 if self._stop.is_set():
                     return
                 continue
+            self.accepted += 1
             thread = threading.Thread(
                 target=self._serve, args=(sock, f"{peer[0]}:{peer[1]}"), daemon=True
             )
