@@ -118,6 +118,7 @@ def run(args: argparse.Namespace) -> int:
             check_client=listener.decide,
             on_connection=listener.report,
             handshake_timeout=args.timeout.total_seconds() * 2,
+            security_level=0,  # the validator judges a client's legacy chain, not OpenSSL
         )
     except OSError as exc:
         raise UsageError(f"{args.host}:{args.port}: cannot listen ({exc.strerror})") from None

@@ -28,6 +28,7 @@ from collections.abc import Sequence
 from pathlib import Path
 from typing import TYPE_CHECKING, Any, TextIO
 
+from lab.commands.pki_build import add_secret_option
 from lab.errors import UsageError
 
 if TYPE_CHECKING:
@@ -137,6 +138,8 @@ def run(args: argparse.Namespace) -> int:
 
     if args.jobs < 1:
         raise UsageError(f"-j {args.jobs}: expected a number of threads of 1 or more")
+    if args.secret_file is not None and args.product is None:
+        raise UsageError("--secret-file goes with --product (scenario runs use the public secret)")
     if args.timeline is not None and args.product is None:
         raise UsageError("--timeline real goes with --product (a product keeps real time)")
     chosen = keyword_filter(args.keyword) if args.keyword is not None else None
@@ -233,4 +236,6 @@ def register(commands: Any) -> None:
         choices=("real",),
         help="with --product: run timeline scenarios' steps on the real clock",
     )
+    # With --product: the product trusts what the secret makes (pki trust-bundle).
+    add_secret_option(parser)
     parser.set_defaults(handler=run)

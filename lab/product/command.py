@@ -26,6 +26,8 @@ from lab.product.run import run_product
 from lab.report import Palette
 from lab.scenario import Scenario
 from lab.timespec import format_duration
+from pki import PKIError
+from pki.secret import installation_secret
 
 __all__ = ["TIMELINES", "run_product_command"]
 
@@ -70,7 +72,12 @@ def run_product_command(
             "chooses the modes"
         )
     profile = load_profile(args.product)
+    try:
+        secret = installation_secret(args.secret_file)
+    except PKIError as exc:
+        raise UsageError(str(exc)) from None
     print(f"product: {profile.title} ({profile.kind.value}, {profile.path})", flush=True)
+    print(f"trust: CAs and trusted responders from {secret.describe()}", flush=True)
     if args.timeline == "real":
         timelines = [s for s in scenarios if s.steps]
         if timelines:
@@ -87,6 +94,7 @@ def run_product_command(
         scenarios,
         profile,
         timeline=args.timeline == "real",
+        secret=secret,
         jobs=args.jobs,
         on_result=progress,
     )

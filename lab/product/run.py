@@ -37,14 +37,22 @@ from lab.product.profile import ProductKind, ProductProfile
 from lab.product.situation import (
     ProductLab,
     has_client_auth,
+    imports_once,
     private_dir,
     product_t0,
     skip_reason,
+    trusted_part,
 )
+from lab.product_pki import TrustBundle, build_trust_bundle
+from lab.product_pki import skip_reason as bundle_skip_reason
 from lab.runner import ModeResult
 from lab.scenario import Connect, ConnectionOutcome, Scenario
 from lab.serve_timeline import RealClockTimeline
 from lab.timespec import format_offset
+from lab.tls.io import set_security_level
+from lab.tls_session import unpresentable
+from pki import DEFAULT_BASE_URL, calendar_t0
+from pki.secret import LabSecret, installation_secret
 
 __all__ = ["run_product", "run_product_scenario"]
 
@@ -61,11 +69,15 @@ def _presented(scenario: Scenario) -> list[str]:
 
 def _setup_skip(lab: ProductLab, scenario: Scenario) -> str | None:
     """Reasons only the built PKI can tell: what the lab's TLS cannot present, clientAuth."""
+    keyless = unpresentable(scenario, lab.pki)  # a certificate from a file without its key
+    if keyless is not None:
+        return keyless
     server = lab.profile.kind is ProductKind.SERVER
     for cert in _presented(scenario):
-        # OpenSSL's security level refuses some keys (RSA-1024: "ee key too small"): an
-        # endpoint that cannot present the certificate would pass for a refusal.
+        # A certificate OpenSSL cannot load even at security level 0 would pass for a
+        # refusal: the endpoint could not present it.
         context = SSL.Context(SSL.TLS_CLIENT_METHOD if server else SSL.TLS_SERVER_METHOD)
+        set_security_level(context, 0)  # as the endpoint presents it (ProductLab.endpoint)
         try:
             context.use_certificate(lab.pki[cert].certificate)
             context.use_privatekey(lab.key(cert))
@@ -185,9 +197,16 @@ def run_product_scenario(
     workdir: Path,
     *,
     timeline: bool = False,
+    secret: LabSecret,
+    bundle: TrustBundle | None = None,
     closer: Callable[[Callable[[], None]], None] = close_now,
 ) -> ProductScenarioResult:
-    """One scenario against the product: skipped with why, or each mode compared."""
+    """One scenario against the product: skipped with why, or each mode compared.
+
+    ``bundle``: what a product that imports its trust once imported (``pki
+    trust-bundle``'s ``bundle.pem``); a scenario whose trusted certificates
+    are not, byte for byte, in it is skipped (:func:`lab.product_pki.skip_reason`).
+    """
     started = time.perf_counter()
 
     def done(**fields: object) -> ProductScenarioResult:
@@ -203,6 +222,9 @@ def run_product_scenario(
             reason = "a timeline holds a connection open: not offered for a server product"
         else:
             reason = _held_cert(scenario)[1]
+    if reason is None and bundle is not None:
+        trusted = trusted_part(scenario, profile.client.trust, secret, product_t0())
+        reason = bundle_skip_reason(scenario, bundle, trust=profile.client.trust, lab_pki=trusted)
     if reason is not None:
         return done(skipped=reason)
     model = run_model(scenario, profile, closer)
@@ -210,7 +232,11 @@ def run_product_scenario(
         return done(error=f"the model could not be set up: {model.error}")
     try:
         lab = ProductLab(
-            scenario, profile, private_dir(workdir, _folder_name(scenario.id)), product_t0()
+            scenario,
+            profile,
+            private_dir(workdir, _folder_name(scenario.id)),
+            product_t0(),
+            secret,
         )
     except Exception as exc:  # reported as the scenario's error; the run goes on
         return done(error=f"could not set up: {type(exc).__name__}: {exc}")
@@ -232,17 +258,36 @@ def run_product(
     profile: ProductProfile,
     *,
     timeline: bool = False,
+    secret: LabSecret | None = None,
     jobs: int = 1,
     on_result: Callable[[ProductScenarioResult], None] | None = None,
 ) -> list[ProductScenarioResult]:
-    """Every scenario against the product (``jobs`` at a time); results in order."""
+    """Every scenario against the product (``jobs`` at a time); results in order.
+
+    ``secret`` makes what the product trusts (default: the per-installation
+    one, :func:`pki.secret.installation_secret`). A product that imports its
+    trust once (:func:`~lab.product.situation.imports_once`) is held to the
+    selected scenarios' trust bundle, as ``pki trust-bundle`` writes it.
+    """
+    secret = secret or installation_secret()
+    bundle = None
+    if imports_once(profile):
+        bundle = build_trust_bundle(
+            scenarios, base_url=DEFAULT_BASE_URL, secret=secret, t0=calendar_t0(product_t0())
+        ).without_variants()
     closer = Closer()
     with tempfile.TemporaryDirectory(prefix="ocsp-lab-product-") as folder:
         workdir = Path(folder)
 
         def one(scenario: Scenario) -> ProductScenarioResult:
             result = run_product_scenario(
-                scenario, profile, workdir, timeline=timeline, closer=closer
+                scenario,
+                profile,
+                workdir,
+                timeline=timeline,
+                secret=secret,
+                bundle=bundle,
+                closer=closer,
             )
             if on_result is not None:
                 on_result(result)

@@ -21,9 +21,8 @@ from __future__ import annotations
 
 import dataclasses
 import datetime as dt
-import hashlib
 import os
-from collections.abc import Callable
+from collections.abc import Callable, Sequence
 from pathlib import Path
 from typing import cast
 
@@ -33,12 +32,14 @@ from cryptography.x509.oid import ExtendedKeyUsageOID
 from flask import Flask
 
 from lab.product.closing import close_now
-from lab.product.profile import ProductProfile
+from lab.product.profile import ProductKind, ProductProfile
+from lab.product_pki import build_for_product
 from lab.scenario import Scenario, Upload
 from lab.tls.io import TlsPrivateKey
 from lab.tls.server import TlsEndpoint
 from lab.tls.staple import StapleSource
-from pki import PKI, CertificateDatabase, PKISpec, Profile, build_pki
+from pki import DEFAULT_BASE_URL, PKI, CertificateDatabase, Profile, calendar_t0
+from pki.secret import LabSecret
 from responder.app import LabResponder, create_app, lab_responder
 from responder.clock import system_clock
 from responder.requestlog import RequestLogEntry
@@ -48,40 +49,58 @@ __all__ = [
     "ProductLab",
     "build_product_pki",
     "has_client_auth",
+    "imports_once",
     "private_dir",
     "product_t0",
     "skip_reason",
+    "trusted_part",
 ]
 
 
-def build_product_pki(scenario: Scenario, base_url: str, t0: dt.datetime) -> PKI:
+def build_product_pki(
+    scenario: Scenario, base_url: str, t0: dt.datetime, secret: LabSecret, trust: Sequence[str]
+) -> PKI:
     """The scenario's PKI as a product meets it: the ONE place a product run builds one.
 
-    Stand-in until ``lab.product_pki.build_for_product(scenario, base_url,
-    secret, t0)`` (the per-installation secret; leaves with a key and serial
-    of their own per scenario id) is merged: the public secret, and each leaf
-    a serial of its own per scenario id (:func:`_fresh_serials`), so a
-    product's OCSP cache, keyed by CertID (RFC 6960 4.1.1), cannot carry an
-    answer from one scenario into the next.
+    Made from the per-installation ``secret`` (never the public scenario
+    one: a product may come to trust it), in two parts
+    (:mod:`lab.product_pki`, DESIGN.md "Product under test"):
+
+    * what the product trusts (``trust``: the profile's ``[client] trust``, CAs and
+      trusted responders) is built as ``pki trust-bundle`` and ``pki build``
+      build it — their default AIA URL (:data:`pki.DEFAULT_BASE_URL`) and
+      t0 (:func:`pki.calendar_t0`) — so it is byte for byte the bundle a
+      product imported once, in every scenario that does not replace it;
+    * everything else — intermediates, delegated responders, and every leaf
+      with a key and serial of its own per scenario id — is built at the
+      run's real ``t0`` with "lab" URLs naming the responder served here, so
+      validity windows are where the scenario puts them relative to the real
+      now, and a product's OCSP cache (keyed by CertID, RFC 6960 4.1.1)
+      cannot carry an answer from one scenario into the next.
+
+    The two parts chain: a certificate's issuer is matched by name and key
+    (RFC 5280 4.1.2.4, 4.2.1.1), and both come from the secret and the name.
     """
-    return build_pki(_fresh_serials(scenario), base_url=base_url, t0=t0)
+    served = build_for_product(scenario, base_url, secret, t0)
+    trusted = trusted_part(scenario, trust, secret, t0)
+    swapped = {
+        name: dataclasses.replace(served[name], certificate=trusted[name].certificate)
+        for name in trust
+        if name in served and served[name].profile is not Profile.LEAF
+    }
+    return dataclasses.replace(served, certs={**served.certs, **swapped})
 
 
-def _fresh_serials(scenario: Scenario) -> PKISpec:
-    """The scenario's PKI spec, each leaf without a serial of its own given one per scenario id."""
+def trusted_part(
+    scenario: Scenario, trust: Sequence[str], secret: LabSecret, t0: dt.datetime
+) -> PKI:
+    """The certificates named in ``trust`` (and their issuers) as the trust bundle has them."""
+    return build_for_product(scenario, DEFAULT_BASE_URL, secret, calendar_t0(t0), only=trust)
 
-    def serial(name: str) -> int:
-        digest = hashlib.sha256(f"ocsp-lab product leaf\0{scenario.id}\0{name}".encode())
-        # Positive, at most 127 bits, never 0 (RFC 5280 4.1.2.2).
-        return (int.from_bytes(digest.digest()[:16]) >> 1) | 1
 
-    certs = tuple(
-        dataclasses.replace(cert, serial=serial(cert.name))
-        if cert.profile is Profile.LEAF and cert.serial is None
-        else cert
-        for cert in scenario.pki.certs
-    )
-    return dataclasses.replace(scenario.pki, certs=certs)
+def imports_once(profile: ProductProfile) -> bool:
+    """The product imported the trust bundle once (it is not handed ``{trust}`` per connection)."""
+    return profile.kind is not ProductKind.CLIENT or "{trust}" not in (profile.command or "")
 
 
 def product_t0(now: dt.datetime | None = None) -> dt.datetime:
@@ -126,7 +145,12 @@ class ProductLab:
     """The scenario's PKI and responder for a product, and the files a command is given."""
 
     def __init__(
-        self, scenario: Scenario, profile: ProductProfile, workdir: Path, t0: dt.datetime
+        self,
+        scenario: Scenario,
+        profile: ProductProfile,
+        workdir: Path,
+        t0: dt.datetime,
+        secret: LabSecret,
     ) -> None:
         self.scenario = scenario
         self.profile = profile
@@ -134,7 +158,7 @@ class ProductLab:
         self.closer: Callable[[Callable[[], None]], None] = close_now
 
         def build(url: str) -> Flask:
-            self.pki: PKI = build_product_pki(scenario, url, t0)
+            self.pki: PKI = build_product_pki(scenario, url, t0, secret, profile.client.trust)
             return create_app(self.pki, config=scenario.responder, clock=system_clock)
 
         app, self.server = serve_on_a_free_port(build, host=profile.host)
@@ -194,6 +218,9 @@ class ProductLab:
             staple=staple,
             handshake_timeout=self.profile.seconds,
             idle_timeout=idle_timeout,
+            # Present any key and hash the PKI makes (RSA-1024, SHA-1): whether a product
+            # accepts a legacy chain is its decision, to be observed, not OpenSSL's here.
+            security_level=0,
         )
 
     def request_mark(self) -> int:

@@ -95,6 +95,7 @@ def tls_connect(
     tls13_only: bool = False,
     timeout: float = 5.0,
     send: bytes = b"",
+    security_level: int | None = None,
 ) -> ClientResult:
     """Connect to ``host:port`` and run one handshake (``OSError`` if nothing listens).
 
@@ -114,6 +115,7 @@ def tls_connect(
         tls13_only=tls13_only,
         timeout=timeout,
         send=send,
+        security_level=security_level,
     )
     link.close()
     return link.result
