@@ -55,6 +55,7 @@ from lab.timespec import (
     parse_duration,
     parse_offset,
 )
+from pki.errors import PKIError
 from pki.profiles import EKU_NAMES
 from pki.spec import (
     LAB_URL,
@@ -855,6 +856,7 @@ _RESPONDER_KEYS = (
     "not_found",
     "faults",
     "replay",
+    "index",
 )
 #: [responder.faults]: the keys of the one fault table (responder.fault_table).
 _FAULT_KEYS = tuple(row.key for row in FAULT_KEYS)
@@ -1116,10 +1118,14 @@ def _read_scenario(top_node: _Node, id_: str, path: Path) -> Scenario:
 
 
 def _material(top: _Table, base: Path) -> tuple[Path, ...]:
-    """The files a scenario reads besides itself: ``[responder] replay`` (already checked)."""
+    """The files a scenario reads besides itself: ``[responder] replay`` and ``index``."""
     responder = top.data.get("responder")
     replay = responder.get("replay") if isinstance(responder, dict) else None
-    return (base / replay,) if isinstance(replay, str) else ()
+    index = responder.get("index") if isinstance(responder, dict) else None
+    files = [base / replay] if isinstance(replay, str) else []
+    if isinstance(index, dict):
+        files += [base / path for path in index.values() if isinstance(path, str)]
+    return tuple(files)
 
 
 def _read_certs(pki: _Table) -> tuple[tuple[CertSpec, ...], dict[str, str]]:
@@ -1305,6 +1311,10 @@ def _read_responder(responder: _Table, names: _Names, base: Path) -> ResponderCo
         signers[ca] = names.cert(node)
     if "signer" in responder and signers:
         responder.node("signers").fail("either responder.signer or responder.signers, not both")
+    index: dict[str, Path] = {}
+    for ca, node in responder.section("index", None).nodes():
+        names.ca(_Node(node.file, node.key, ca))
+        index[ca] = _index_file(node, base)
     return ResponderConfig(
         signer=responder.optional("signer", names.cert),
         signers=signers,
@@ -1314,7 +1324,43 @@ def _read_responder(responder: _Table, names: _Names, base: Path) -> ResponderCo
         not_found=responder.get("not_found", _choice(NotFound), defaults.not_found),
         faults=faults,
         replay=replay,
+        index=index,
     )
+
+
+#: The loader checks an index.txt this big whole; of a bigger one its first lines
+#: (the rest when the responder imports it, with the same one-line errors).
+_INDEX_CHECKED_BYTES = 8 << 20
+_INDEX_CHECKED_LINES = 10_000
+
+
+def _index_file(node: _Node, base: Path) -> Path:
+    """``index.<ca>``: an OpenSSL CA database (index.txt), relative to the scenario file."""
+    from pki.openssl_index import scan_index
+
+    expected = "a path to an OpenSSL CA database (index.txt), relative to the scenario"
+    where = (base / node.text(expected)).absolute()
+    try:
+        size = where.stat().st_size
+        if not where.is_file():
+            node.fail(f"{expected}; {where} is not a file")
+    except OSError as exc:
+        node.fail(f"{expected}; {where}: cannot read ({exc.strerror})")
+    seen: set[bytes] = set()
+    limit = None if size <= _INDEX_CHECKED_BYTES else _INDEX_CHECKED_LINES
+    try:
+        for number, serial, _offset in scan_index(where):
+            if serial in seen:
+                raise PKIError(
+                    f"{where}:{number}: serial {serial.decode()} is on an earlier line too "
+                    "(openssl ocsp -index refuses such a file)"
+                )
+            seen.add(serial)
+            if limit is not None and number >= limit:
+                break
+    except PKIError as exc:
+        node.fail(f"{expected}; {exc}")
+    return where
 
 
 def _read_faults(faults: _Table) -> Faults:
