@@ -20,6 +20,7 @@ SECTIONS = (
     "bench.check_speed",
     "bench.status_page",
     "bench.tls_handshake",
+    "bench.index_scale",
 )
 
 
