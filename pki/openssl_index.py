@@ -329,6 +329,7 @@ def line_record(line: bytes, ca: str, *, source: str = "index.txt") -> Record:
         subject=entry.subject,
         revoked_at=entry.revoked_at,
         reason=entry.reason,
+        index_status=entry.status,
     )
 
 
