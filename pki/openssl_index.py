@@ -268,12 +268,18 @@ def read_index(path: Path) -> Iterator[IndexEntry]:
         raise PKIError(f"{path}: cannot read ({exc.strerror})") from None
 
 
-# The fast path of scan_index: a V or E line whose dates are plainly valid, checked
-# whole by one match (C speed). Anything else goes through read_index_lines.
+# The fast path of scan_index: a V or E line, or an R line with a plain reason, whose
+# dates are plainly valid, checked whole by one match (C speed). Anything else (a day
+# 29-31, a hold instruction, a reason spelled otherwise …) goes through read_index_lines.
 _DAY = rb"(?:0[1-9]|1[0-2])(?:0[1-9]|1\d|2[0-8])(?:[01]\d|2[0-3])[0-5]\d[0-5]\dZ"
-_PLAIN = re.compile(
-    rb"[VE]\t(?:\d\d" + _DAY + rb"|\d{4}" + _DAY + rb")\t\t0*([0-9A-F]{1,40})\t[^\t\n]*\t[^\t\n]*\n"
+_WHEN = rb"(?:\d\d" + _DAY + rb"|\d{4}" + _DAY + rb")"
+_PLAIN_REASONS = rb"|".join(
+    v.encode() for v in _TO_OPENSSL.values() if v != "certificateHold"  # hold: its own form
 )
+_PLAIN = re.compile(
+    rb"(?:[VE]\t" + _WHEN + rb"\t|R\t" + _WHEN + rb"\t" + _WHEN + rb"(?:,(?:" + _PLAIN_REASONS
+    + rb"))?)\t0*([0-9A-F]{1,40})\t[^\t\n]*\t[^\t\n]*\n"
+)  # fmt: skip
 
 
 def serial_digits(serial: int) -> bytes:

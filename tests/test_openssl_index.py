@@ -327,3 +327,24 @@ def _write(offset: int, data: bytes) -> object:
     from responder.index_state import _Write
 
     return _Write(offset, data)
+
+
+def test_a_lab_record_wins_over_the_line_of_its_serial(tmp_path: Path) -> None:
+    lab_pki = build_pki()
+    serial = f"{lab_pki['server'].serial:X}"
+    (tmp_path / "index.txt").write_text(
+        f"R\t301231235959Z\t250101000000Z,keyCompromise\t{serial}\tunknown\t/CN=server\n"
+        "R\t301231235959Z\t250101000000Z,superseded\t0A\tunknown\t/CN=other\n"
+    )
+    config = _lab_config(tmp_path)
+    for state_dir in (None, tmp_path / "serve"):
+        if state_dir is not None:
+            state_dir.mkdir()
+        state = lab_responder(create_app(lab_pki, config=config, state_dir=state_dir)).state
+        server = state.reader.lookup("intermediate", lab_pki["server"].serial)
+        assert server is not None and server.status.value == "good"
+        other = state.reader.lookup("intermediate", 0x0A)
+        assert other is not None and other.reason == "superseded"
+    exported = (tmp_path / "serve" / "intermediate.index.txt").read_text()
+    (line,) = [x for x in exported.splitlines() if f"\t{serial}\t" in x]  # one line per serial
+    assert not line.startswith("R\t")  # the lab's (good; E by now on the real clock)
