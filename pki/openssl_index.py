@@ -269,9 +269,13 @@ def read_index(path: Path) -> Iterator[IndexEntry]:
 
 
 # The fast path of scan_index: a V or E line, or an R line with a plain reason, whose
-# dates are plainly valid, checked whole by one match (C speed). Anything else (a day
-# 29-31, a hold instruction, a reason spelled otherwise …) goes through read_index_lines.
-_DAY = rb"(?:0[1-9]|1[0-2])(?:0[1-9]|1\d|2[0-8])(?:[01]\d|2[0-3])[0-5]\d[0-5]\dZ"
+# dates are plainly valid, checked whole by one match (C speed). Anything else (29
+# February, a hold instruction, a reason spelled otherwise …) goes through read_index_lines.
+_DAY = (
+    # month and day of a date that exists in every year (29 February: the slow path)
+    rb"(?:(?:0[1-9]|1[0-2])(?:0[1-9]|1\d|2[0-8])|(?:0[13-9]|1[0-2])(?:29|30)|(?:0[13578]|1[02])31)"
+    rb"(?:[01]\d|2[0-3])[0-5]\d[0-5]\dZ"
+)
 _WHEN = rb"(?:\d\d" + _DAY + rb"|\d{4}" + _DAY + rb")"
 _PLAIN_REASONS = rb"|".join(
     v.encode() for v in _TO_OPENSSL.values() if v != "certificateHold"  # hold: its own form

@@ -153,6 +153,15 @@ class MemoryIndex:
             os.close(fd)
 
 
+def _first_duplicate(path: Path) -> PKIError:
+    seen: set[bytes] = set()
+    for number, serial, _offset in scan_index(path):
+        if serial in seen:
+            return _duplicate(path, number, serial)
+        seen.add(serial)
+    return PKIError(f"{path}: a serial is on two lines (openssl ocsp -index refuses such a file)")
+
+
 def _duplicate(path: Path, number: int, serial: bytes) -> PKIError:
     return PKIError(
         f"{path}:{number}: serial {serial.decode()} is on an earlier line too "
@@ -237,22 +246,13 @@ class LiveIndex:
         from responder.store import _COLUMNS, _record
 
         cursor.execute("DELETE FROM index_lines WHERE ca = ?", (ca,))
-        serials = iter(scan_index(path))
-        last: list[tuple[int, bytes]] = []
-
-        def rows() -> Iterator[tuple[bytes, int]]:
-            for number, serial, offset in serials:
-                last[:] = [(number, serial)]
-                yield serial, offset
-
         try:
             cursor.executemany(
                 "INSERT INTO index_lines (ca, serial, offset) VALUES (?, ?, ?)",
-                ((ca, serial, offset) for serial, offset in rows()),
+                ((ca, serial, offset) for _number, serial, offset in scan_index(path)),
             )
         except sqlite3.IntegrityError:
-            number, serial = last[0]
-            raise _duplicate(path, number, serial) from None
+            raise _first_duplicate(path) from None  # rare: found again, then named
         target = self.export_path(ca)
         tmp = target.with_name(f".{target.name}.import")
         with contextlib.suppress(FileNotFoundError):

@@ -186,6 +186,7 @@ def test_lab_check_agrees_with_openssl(
         ("V\t301231235959Z\t\t0A\tunknown", "expected 6 tab-separated fields, found 5"),
         ("X\t301231235959Z\t\t0A\tunknown\t/CN=x", "status 'X' is not V, R or E"),
         ("V\t301331235959Z\t\t0A\tunknown\t/CN=x", "expiry date '301331235959Z' is not a date"),
+        ("V\t300231235959Z\t\t0A\tunknown\t/CN=x", "expiry date '300231235959Z' is not a date"),
         ("V\t301231235959Z\t\t0a\tunknown\t/CN=x", "not upper-case hexadecimal"),
         ("R\t301231235959Z\t\t0A\tunknown\t/CN=x", "status R needs a revocation date"),
         ("R\t301231235959Z\t250101000000Z,oops\t0A\tunknown\t/CN=x", "unknown revocation reason"),
@@ -348,3 +349,47 @@ def test_a_lab_record_wins_over_the_line_of_its_serial(tmp_path: Path) -> None:
     exported = (tmp_path / "serve" / "intermediate.index.txt").read_text()
     (line,) = [x for x in exported.splitlines() if f"\t{serial}\t" in x]  # one line per serial
     assert not line.startswith("R\t")  # the lab's (good; E by now on the real clock)
+
+
+def test_serve_answers_the_index_and_writes_changes_back(field: Path, tmp_path: Path) -> None:
+    """``ocsp-lab serve`` (gunicorn, 2 workers, live state) beside openssl on the same files."""
+    import shutil
+    import sys
+
+    from tests.test_serve import _free_port, _wait_listening
+
+    shutil.copy(field / "index.txt", tmp_path / "index.txt")
+    scenario = _scenario(tmp_path)
+    out, port = tmp_path / "out", _free_port()
+    url = f"http://127.0.0.1:{port}/"
+    proc = subprocess.Popen(
+        [sys.executable, "-m", "lab", "serve", str(scenario), "--port", str(port),
+         "--out", str(out), "--workers", "2", "--quiet"],
+        stdout=subprocess.PIPE, stderr=subprocess.PIPE,
+    )  # fmt: skip
+    try:
+        _wait_listening(port, proc)
+        signer = {"ca": "intermediate.pem", "rsigner": "responder.pem", "rkey": "responder.key"}
+        with openssl_ocsp_responder(out, index=str(tmp_path / "index.txt"), **signer) as theirs:
+            for serial in _serials(field):
+                assert _ask(out, url, serial) == _ask(out, theirs, serial), serial
+        assert _post(url, "revoke", {"serial": "5000", "reason": "cACompromise"})["status"] == (
+            "revoked"
+        )
+        with openssl_ocsp_responder(out, index="intermediate.index.txt", **signer) as written:
+            for serial in ("0x5000", "0x5001", _UNKNOWN):
+                assert _ask(out, written, serial) == _ask(out, url, serial), serial
+            assert _ask(out, written, "0x5000")[:2] == ("revoked", "cACompromise")
+    finally:
+        proc.kill()
+        proc.wait(timeout=10)
+
+
+def test_a_serial_twice_is_refused_at_import_too(tmp_path: Path) -> None:
+    (tmp_path / "index.txt").write_text(
+        "V\t301231235959Z\t\t0A\tunknown\t/CN=a\nV\t301231235959Z\t\t000A\tunknown\t/CN=b\n"
+    )
+    config = ResponderConfig(index={"intermediate": tmp_path / "index.txt"})
+    (tmp_path / "serve").mkdir()
+    with pytest.raises(PKIError, match=r"index\.txt:2: serial A is on an earlier line too"):
+        create_app(build_pki(), config=config, state_dir=tmp_path / "serve")
