@@ -99,6 +99,9 @@ def status_page() -> str:
         prefix=ADMIN_PREFIX,
         csrf=csrf,
         login_needed=guard.token is not None and not guard.session_valid(request),
+        # [responder] index: the CAs whose certificates the page can change by serial
+        indexed=sorted(responder.config.index),
+        reasons=list(REASONS),
     )
     return guard.finish(request, make_response(page), csrf)  # type: ignore[return-value]
 

@@ -393,3 +393,35 @@ def test_a_serial_twice_is_refused_at_import_too(tmp_path: Path) -> None:
     (tmp_path / "serve").mkdir()
     with pytest.raises(PKIError, match=r"index\.txt:2: serial A is on an earlier line too"):
         create_app(build_pki(), config=config, state_dir=tmp_path / "serve")
+
+
+def test_the_page_changes_an_index_serial_by_its_form(field: Path) -> None:
+    from responder.admin_guard import CSRF_COOKIE
+
+    lab_pki = build_pki(t0=calendar_t0(dt.datetime.now(dt.UTC)))
+    app = create_app(lab_pki, config=_lab_config(field))
+    client = app.test_client()
+    page = client.get("/~admin/")
+    assert 'action="/~admin/revoke" class="by-serial"' in page.text
+    cookie = client.get_cookie(CSRF_COOKIE, path="/~admin")
+    assert cookie is not None
+    form = {
+        "csrf": cookie.value,
+        "issuer": "intermediate",
+        "serial": "5000",
+        "reason": "superseded",
+    }
+    reply = client.post("/~admin/revoke", data=form, headers={"Origin": "http://localhost"})
+    assert reply.status_code == 303
+    record = lab_responder(app).state.reader.lookup("intermediate", 0x5000)
+    assert record is not None and record.reason == "superseded"
+    form = {"csrf": cookie.value, "issuer": "intermediate", "serial": "0x5002"}
+    assert (
+        client.post(
+            "/~admin/release", data=form, headers={"Origin": "http://localhost"}
+        ).status_code
+        == 303
+    )
+    assert lab_responder(app).state.reader.lookup("intermediate", 0x5002).status.value == "good"  # type: ignore[union-attr]
+    # without an index the page has no such form
+    assert "by-serial" not in create_app(lab_pki).test_client().get("/~admin/").text
