@@ -11,13 +11,13 @@ and reads a line only when it is asked about.
 
 **Live state** (``serve``): :class:`LiveIndex`. At a fresh start the file is
 imported in the live state's opening transaction: one ``executemany`` of
-(CA, serial, offset) rows into the ``index_lines`` table, streamed from the
+(CA, serial, offset) rows into the ``index_small`` / ``index_lines`` tables, streamed from the
 scan (no line is kept in Python). The serve directory gets the CA's
 ``<ca>.index.txt``, a byte-for-byte copy of the file (``copy_file_range``:
 no line passes through Python) with the lab's own records of that CA in it,
-and ``index_lines`` says where each serial's line is in it. An answer looks
+and those tables say where each serial's line is in it. An answer looks
 the serial up in ``records`` (the lab's and the changed ones), then in
-``index_lines`` (the primary key: one B-tree lookup), and reads that one line.
+the index tables (a primary key: one B-tree lookup), and reads that one line.
 A restart on the same file (same SHA-256: about 60 ms for 100 MB) keeps the
 imported state; nothing is scanned.
 
@@ -74,6 +74,19 @@ __all__ = [
     "MemoryIndex",
     "index_fingerprint",
 ]
+
+#: Serials of at most 56 bits (14 hex digits: ``openssl ca``'s sequential ones) are kept in
+#: ``index_small`` under an integer key, (CA rank << 56) | serial — SQLite's rowid B-tree,
+#: 2.5 times faster to fill than ``index_lines``' (CA, serial) keys, which take the rest.
+_SMALL_DIGITS = 14
+_SMALL_BITS = 56
+_SMALL_LIMIT = 1 << _SMALL_BITS
+_Query = Callable[[str, tuple[Any, ...]], list[tuple[Any, ...]]]
+
+
+def _on(cursor: sqlite3.Cursor) -> _Query:
+    return lambda sql, args: cursor.execute(sql, args).fetchall()
+
 
 #: A line is read with one pread of this size (longer ones are read on).
 _READ = 1024
@@ -213,7 +226,9 @@ class LiveIndex:
     def __init__(self, files: Mapping[str, Path], directory: Path) -> None:
         self.files = {ca: Path(path) for ca, path in files.items()}
         self.directory = Path(directory)
-        self._query: Callable[[str, tuple[Any, ...]], list[tuple[Any, ...]]] | None = None
+        if len(self.files) > 127:
+            raise PKIError("[responder] index: at most 127 CAs")
+        self._query: _Query | None = None
         self._fds: dict[str, tuple[int, int, int]] = {}  # ca -> (pid, inode, fd)
 
     def export_path(self, ca: str) -> Path:
@@ -245,12 +260,32 @@ class LiveIndex:
     def _import(self, cursor: sqlite3.Cursor, ca: str, path: Path, now: dt.datetime) -> None:
         from responder.store import _COLUMNS, _record
 
+        base = self._base(ca)
         cursor.execute("DELETE FROM index_lines WHERE ca = ?", (ca,))
+        cursor.execute(
+            "DELETE FROM index_small WHERE key >= ? AND key < ?", (base, base + _SMALL_LIMIT)
+        )
+        wide = 0
+
+        def small() -> Iterator[tuple[int, int]]:
+            nonlocal wide
+            for _number, serial, offset in scan_index(path):
+                if len(serial) <= _SMALL_DIGITS:
+                    yield base | int(serial, 16), offset
+                else:
+                    wide += 1
+
         try:
-            cursor.executemany(
-                "INSERT INTO index_lines (ca, serial, offset) VALUES (?, ?, ?)",
-                ((ca, serial, offset) for _number, serial, offset in scan_index(path)),
-            )
+            cursor.executemany("INSERT INTO index_small (key, offset) VALUES (?, ?)", small())
+            if wide:  # a second pass for serials beyond 56 bits (random ones, mostly)
+                cursor.executemany(
+                    "INSERT INTO index_lines (ca, serial, offset) VALUES (?, ?, ?)",
+                    (
+                        (ca, serial, offset)
+                        for _number, serial, offset in scan_index(path)
+                        if len(serial) > _SMALL_DIGITS
+                    ),
+                )
         except sqlite3.IntegrityError:
             raise _first_duplicate(path) from None  # rare: found again, then named
         target = self.export_path(ca)
@@ -272,18 +307,13 @@ class LiveIndex:
             ).fetchall()
             for record in map(_record, ours):
                 key = serial_digits(record.serial)
-                found = cursor.execute(
-                    "SELECT offset FROM index_lines WHERE ca = ? AND serial = ?", (ca, key)
-                ).fetchone()
+                found = self._offset(_on(cursor), ca, key)
                 if found is not None:
-                    old = _read_line(fd, found[0])
-                    os.pwrite(fd, _comment(len(old)), found[0])
+                    old = _read_line(fd, found)
+                    os.pwrite(fd, _comment(len(old)), found)
                 line = index_line(record, now=now).encode()
                 os.pwrite(fd, line, end)
-                cursor.execute(
-                    "INSERT OR REPLACE INTO index_lines (ca, serial, offset) VALUES (?, ?, ?)",
-                    (ca, key, end),
-                )
+                self._set_offset(_on(cursor), ca, key, end)
                 end += len(line)
             os.fsync(fd)
         finally:
@@ -297,9 +327,35 @@ class LiveIndex:
             (f"export:{ca}", _stat_key(target)),
         )
 
+    # ---- where a serial's line is ----------------------------------------------------------
+
+    def _base(self, ca: str) -> int:
+        """The CA's range of ``index_small`` keys: its rank among the indexed CAs, on top."""
+        return sorted(self.files).index(ca) << _SMALL_BITS
+
+    def _place(self, ca: str, key: bytes) -> tuple[str, tuple[Any, ...]]:
+        if len(key) <= _SMALL_DIGITS:
+            return "index_small WHERE key = ?", (self._base(ca) | int(key, 16),)
+        return "index_lines WHERE ca = ? AND serial = ?", (ca, key)
+
+    def _offset(self, query: _Query, ca: str, key: bytes) -> int | None:
+        where, args = self._place(ca, key)
+        rows = query(f"SELECT offset FROM {where}", args)
+        return int(rows[0][0]) if rows else None
+
+    def _set_offset(self, query: _Query, ca: str, key: bytes, offset: int | None) -> None:
+        where, args = self._place(ca, key)
+        query(f"DELETE FROM {where}", args)
+        if offset is None:
+            return
+        if len(key) <= _SMALL_DIGITS:
+            query("INSERT INTO index_small (key, offset) VALUES (?, ?)", (*args, offset))
+        else:
+            query("INSERT INTO index_lines (ca, serial, offset) VALUES (?, ?, ?)", (*args, offset))
+
     # ---- answering ----------------------------------------------------------------------
 
-    def attach(self, query: Callable[[str, tuple[Any, ...]], list[tuple[Any, ...]]]) -> None:
+    def attach(self, query: _Query) -> None:
         """Answer through ``query`` (the live store's, per process)."""
         self._query = query
 
@@ -319,11 +375,11 @@ class LiveIndex:
         if ca not in self.files or self._query is None:
             return None
         key = serial_digits(serial)
-        rows = self._query("SELECT offset FROM index_lines WHERE ca = ? AND serial = ?", (ca, key))
-        if not rows:
+        offset = self._offset(self._query, ca, key)
+        if offset is None:
             return None
         try:
-            line = _read_line(self._fd(ca), int(rows[0][0]))
+            line = _read_line(self._fd(ca), offset)
         except OSError as exc:
             raise PKIError(f"{self.export_path(ca)}: cannot read ({exc.strerror})") from None
         if _line_serial(line) != key:
@@ -362,15 +418,12 @@ class LiveIndex:
         key = serial_digits(serial)
         path = self.export_path(ca)
         with self._locked(ca):
-            found = store.query(
-                "SELECT offset FROM index_lines WHERE ca = ? AND serial = ?", (ca, key)
-            )
+            old_at = self._offset(store.query, ca, key)
             fd = os.open(path, os.O_RDWR)
             try:
                 writes: list[_Write] = []
                 new_at: int | None = None
                 line = index_line(current, now=now).encode() if current is not None else None
-                old_at = int(found[0][0]) if found else None
                 old = _read_line(fd, old_at) if old_at is not None else b""
                 if old_at is not None and _line_serial(old) != key:
                     old_at = None  # not (or no longer) there: nothing to comment out
@@ -402,16 +455,11 @@ class LiveIndex:
             os.pwrite(fd, write.data, write.offset)
         os.fsync(fd)
 
-    @staticmethod
-    def _commit_offset(store: Any, ca: str, key: bytes, offset: int | None, path: Path) -> None:
+    def _commit_offset(
+        self, store: Any, ca: str, key: bytes, offset: int | None, path: Path
+    ) -> None:
         with store.change() as cursor:
-            if offset is None:
-                cursor.execute("DELETE FROM index_lines WHERE ca = ? AND serial = ?", (ca, key))
-            else:
-                cursor.execute(
-                    "INSERT OR REPLACE INTO index_lines (ca, serial, offset) VALUES (?, ?, ?)",
-                    (ca, key, offset),
-                )
+            self._set_offset(_on(cursor), ca, key, offset)
             cursor.execute(
                 "INSERT OR REPLACE INTO meta (key, value) VALUES (?, ?)",
                 (f"export:{ca}", _stat_key(path)),
@@ -437,10 +485,7 @@ class LiveIndex:
             for write in writes:
                 serial = _line_serial(write.data)
                 if serial is not None:
-                    cursor.execute(
-                        "INSERT OR REPLACE INTO index_lines (ca, serial, offset) VALUES (?, ?, ?)",
-                        (ca, serial, write.offset),
-                    )
+                    self._set_offset(_on(cursor), ca, serial, write.offset)
             cursor.execute(
                 "INSERT OR REPLACE INTO meta (key, value) VALUES (?, ?)",
                 (f"export:{ca}", _stat_key(self.export_path(ca))),

@@ -89,6 +89,10 @@ CREATE TABLE IF NOT EXISTS index_lines (  -- [responder] index (responder.index_
     offset INTEGER NOT NULL,         -- where its line is in <serve dir>/<ca>.index.txt
     PRIMARY KEY (ca, serial)
 ) WITHOUT ROWID;
+CREATE TABLE IF NOT EXISTS index_small (  -- the same, for serials of up to 56 bits
+    key INTEGER PRIMARY KEY,         -- (rank of the CA << 56) | serial
+    offset INTEGER NOT NULL
+);
 CREATE TABLE IF NOT EXISTS requests (
     id INTEGER PRIMARY KEY,
     entry TEXT NOT NULL              -- the entry's JSON (RequestLogEntry.to_json)
@@ -274,6 +278,7 @@ class LiveStore:
                 cursor.execute("DELETE FROM signed")
                 cursor.execute("DELETE FROM requests")
                 cursor.execute("DELETE FROM index_lines")
+                cursor.execute("DELETE FROM index_small")
                 cursor.executemany(
                     f"INSERT INTO records ({_COLUMNS}) VALUES (?, ?, ?, ?, ?, ?, ?, ?)",
                     (_row(r) for r in base.records()),
