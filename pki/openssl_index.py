@@ -278,7 +278,9 @@ _DAY = (
 )
 _WHEN = rb"(?:\d\d" + _DAY + rb"|\d{4}" + _DAY + rb")"
 _PLAIN_REASONS = rb"|".join(
-    v.encode() for v in _TO_OPENSSL.values() if v != "certificateHold"  # hold: its own form
+    v.encode()
+    for v in _TO_OPENSSL.values()
+    if v != "certificateHold"  # hold: its own form
 )
 _PLAIN = re.compile(
     rb"(?:[VE]\t" + _WHEN + rb"\t|R\t" + _WHEN + rb"\t" + _WHEN + rb"(?:,(?:" + _PLAIN_REASONS

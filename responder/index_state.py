@@ -29,9 +29,10 @@ index.txt, which ``openssl ocsp -index`` reads, and a 1,000,000-line file is
 about 100 MB: writing it anew (temp file, fsync, rename) is too slow for the
 50 ms a change may take — measured on 97 MB: 370 ms line by line from Python,
 and still 90 to 140 ms as a kernel copy (``copy_file_range``) with the one
-changed line spliced in, fsync and rename (the fsync of 100 MB is most of it). OpenSSL's line changes length when a
-certificate is revoked (the revocation field fills), so it cannot be
-overwritten where it is either. Instead a change touches only two places:
+changed line spliced in, fsync and rename (the fsync of 100 MB is most of it).
+OpenSSL's line changes length when a certificate is revoked (the revocation
+field fills), so it cannot be overwritten where it is either. Instead a change
+touches only two places:
 
 1. the old line is overwritten, in place and at its own length, by a comment
    (``#`` and spaces: TXT_DB_read skips a line starting with ``#``);
