@@ -23,6 +23,7 @@ SECTIONS = (
     "bench.catalog_tls",
     "bench.product_pki",
     "bench.product_run",
+    "bench.index_scale",
 )
 
 

@@ -68,6 +68,7 @@ from lab.timespec import (
     parse_offset,
 )
 from pki.builder import subject_name
+from pki.errors import PKIError
 from pki.profiles import EKU_NAMES
 from pki.spec import (
     LAB_URL,
@@ -887,6 +888,7 @@ _RESPONDER_KEYS = (
     "signature_hash",
     "faults",
     "replay",
+    "index",
 )
 #: [responder.faults]: the keys of the one fault table (responder.fault_table).
 _FAULT_KEYS = tuple(row.key for row in FAULT_KEYS)
@@ -1148,10 +1150,13 @@ def _read_scenario(top_node: _Node, id_: str, path: Path) -> Scenario:
 
 
 def _material(top: _Table, base: Path) -> tuple[Path, ...]:
-    """The files a scenario reads besides itself: ``replay``, ``cert_file``, ``key_file``."""
+    """The files a scenario reads besides itself: replay, index, cert_file and key_file."""
     responder = top.data.get("responder")
     replay = responder.get("replay") if isinstance(responder, dict) else None
+    index = responder.get("index") if isinstance(responder, dict) else None
     found = [base / replay] if isinstance(replay, str) else []
+    if isinstance(index, dict):
+        found += [base / path for path in index.values() if isinstance(path, str)]
     # [[pki.cert]] cert_file and key_file: a customer's certificates and keys.
     pki = top.data.get("pki")
     certs = pki.get("cert") if isinstance(pki, dict) else None
@@ -1520,6 +1525,10 @@ def _read_responder(
         responder.node("signers").fail("either responder.signer or responder.signers, not both")
     signer = responder.optional("signer", names.cert)
     _check_signer_keys(responder, signer, signers, names)
+    index: dict[str, Path] = {}
+    for ca, node in responder.section("index", None).nodes():
+        names.ca(_Node(node.file, node.key, ca))
+        index[ca] = _index_file(node, base)
     return ResponderConfig(
         signer=signer,
         signers=signers,
@@ -1530,6 +1539,7 @@ def _read_responder(
         signature_hash=_answer_hash(responder, names, key),
         faults=faults,
         replay=replay,
+        index=index,
     )
 
 
@@ -1568,6 +1578,41 @@ def _check_signer_keys(
             f"signs them, and {chosen!r} ({material.path}) has no key_file (give it one, or "
             f'name another signer: signers = {{ {ca.name} = "trusted-responder" }})'
         )
+
+
+#: The loader checks an index.txt this big whole; of a bigger one its first lines
+#: (the rest when the responder imports it, with the same one-line errors).
+_INDEX_CHECKED_BYTES = 8 << 20
+_INDEX_CHECKED_LINES = 10_000
+
+
+def _index_file(node: _Node, base: Path) -> Path:
+    """``index.<ca>``: an OpenSSL CA database (index.txt), relative to the scenario file."""
+    from pki.openssl_index import scan_index
+
+    expected = "a path to an OpenSSL CA database (index.txt), relative to the scenario"
+    where = (base / node.text(expected)).absolute()
+    try:
+        size = where.stat().st_size
+        if not where.is_file():
+            node.fail(f"{expected}; {where} is not a file")
+    except OSError as exc:
+        node.fail(f"{expected}; {where}: cannot read ({exc.strerror})")
+    seen: set[bytes] = set()
+    limit = None if size <= _INDEX_CHECKED_BYTES else _INDEX_CHECKED_LINES
+    try:
+        for number, serial, _offset in scan_index(where):
+            if serial in seen:
+                raise PKIError(
+                    f"{where}:{number}: serial {serial.decode()} is on an earlier line too "
+                    "(openssl ocsp -index refuses such a file)"
+                )
+            seen.add(serial)
+            if limit is not None and number >= limit:
+                break
+    except PKIError as exc:
+        node.fail(f"{expected}; {exc}")
+    return where
 
 
 def _read_faults(faults: _Table) -> Faults:

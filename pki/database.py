@@ -43,6 +43,9 @@ class Record:
     revoked_at: dt.datetime | None = None
     reason: str | None = None  # RFC 5280 CRLReason name; HOLD is always certificateHold
     name: str | None = None  # the lab certificate's name, when it is one of ours
+    #: The status letter of the index.txt line this record was read from ("V", "R",
+    #: "E"), for a certificate the lab never made ([responder] index); None otherwise.
+    index_status: str | None = None
 
     @property
     def is_revoked(self) -> bool:

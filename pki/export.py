@@ -20,6 +20,7 @@ import datetime as dt
 import os
 import stat
 import urllib.parse
+from collections.abc import Collection
 from pathlib import Path
 
 from cryptography.hazmat.primitives import hashes, serialization
@@ -203,8 +204,12 @@ def write_pki(
     *,
     now: dt.datetime | None = None,
     secret: LabSecret | None = None,
+    keep_index: Collection[str] = (),
 ) -> list[Path]:
     """Write every file of ``pki`` into ``out``; return the paths written.
+
+    ``keep_index`` names CAs whose ``<ca>.index.txt`` someone else writes
+    (``serve`` with ``[responder] index``: the imported, live one).
 
     ``now`` decides which certificates index.txt lists as expired (default:
     t0). ``secret`` is the lab secret ``pki`` was built with, for the README
@@ -256,6 +261,8 @@ def write_pki(
     cas = sorted(pki.cas(), key=lambda c: -_depth(pki, c))
     put("chain.pem", b"".join(_pem(c) for c in cas))
     for ca in pki.cas():
+        if ca.name in keep_index:
+            continue
         path = write_index(database, ca.name, out, now=now)
         written += [path, path.with_name(path.name + ".attr")]
     return written

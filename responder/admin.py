@@ -5,8 +5,10 @@ JSON API (``/~admin/…``):
 =========================  ==========================================================
 ``GET  state``             the PKI as a tree with each certificate's status, the
                            signers, the active faults (no private key, ever)
-``POST revoke``            ``{"name": …, "reason": …}`` (reason optional; RFC 5280 names)
-``POST hold`` / ``release`` / ``forget``   ``{"name": …}``
+``POST revoke``            ``{"name": …, "reason": …}`` (reason optional; RFC 5280 names),
+                           or ``{"issuer": CA, "serial": HEX, …}`` for a certificate
+                           the lab never made (``[responder] index``)
+``POST hold`` / ``release`` / ``forget``   ``{"name": …}`` (hold, release: or by serial)
 ``PUT  faults``            ``{…}`` SCENARIOS.md ``[responder.faults]`` keys (replaces),
                            read by the scenario loader's table and duration grammar
                            (responder.fault_table): ``"1.5s"``, ``"5s1d"``, a delay
@@ -103,6 +105,9 @@ def status_page() -> str:
         prefix=ADMIN_PREFIX,
         csrf=csrf,
         login_needed=guard.token is not None and not guard.session_valid(request),
+        # [responder] index: the CAs whose certificates the page can change by serial
+        indexed=sorted(responder.config.index),
+        reasons=list(REASONS),
     )
     return guard.finish(request, make_response(page), csrf)  # type: ignore[return-value]
 
@@ -265,11 +270,55 @@ def _known(responder: LabResponder, name: object) -> bool:
     return name in responder.pki or responder.state.database.by_name(name) is not None
 
 
+def _serial_target(responder: LabResponder, args: dict[str, Any]) -> tuple[str, int]:
+    """``{"issuer": CA, "serial": HEX}``: a certificate by its CA and serial (one the lab
+    never made, from ``[responder] index``, or a lab one); ``issuer`` defaults to intermediate."""
+    issuer = args.get("issuer", "intermediate")
+    cas = [c.name for c in responder.pki.cas()]
+    if not isinstance(issuer, str) or issuer not in cas:
+        abort(400, f"issuer: expected the name of a lab CA ({', '.join(cas)}), found {issuer!r}")
+    raw = args.get("serial")
+    text = raw.strip() if isinstance(raw, str) else ""
+    digits = text[2:] if text[:2].lower() == "0x" else text
+    if not digits or len(digits) > 40 or any(c not in "0123456789abcdefABCDEF" for c in digits):
+        abort(
+            400, f"serial: expected the serial in hexadecimal (as index.txt has it), found {raw!r}"
+        )
+    return issuer, int(digits, 16)
+
+
+def _change_serial(responder: LabResponder, action: str, args: dict[str, Any]) -> Response:
+    ca, serial = _serial_target(responder, args)
+    now = responder.clock()
+    state = responder.state
+    try:
+        if action == "revoke":
+            reason = args.get("reason") or None
+            if reason is not None and reason not in REASONS:
+                abort(400, f"reason: expected one of {', '.join(REASONS)}, found {reason!r}")
+            record = state.revoke_serial(ca, serial, now, reason)
+        elif action == "hold":
+            record = state.hold_serial(ca, serial, now)
+        elif action == "release":
+            record = state.release_serial(ca, serial)
+        else:
+            abort(
+                400, f"{action}: only revoke, hold and release take a serial (forget takes a name)"
+            )
+    except StateError as exc:
+        abort(409, f"{action} {ca} {serial:X}: {exc}")
+    admin_action(action, request.remote_addr, name=f"{ca}/{serial:X}", reason=args.get("reason"),
+                 status=record.status.value)  # fmt: skip
+    return _done({"issuer": ca, "serial": format(serial, "X"), "status": record.status.value})
+
+
 @admin_blueprint.post("/<action>")
 def change(action: str) -> Response:
-    """revoke / hold / release / forget a certificate by name."""
+    """revoke / hold / release / forget a certificate by name (or by issuer and serial)."""
     responder = lab_responder()
     args = _arguments()
+    if "serial" in args and action in ("revoke", "hold", "release", "forget"):
+        return _change_serial(responder, action, args)
     name = args.get("name")
     if not _known(responder, name):
         abort(400, f"name: expected the name of a lab certificate, found {name!r}")

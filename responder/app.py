@@ -51,6 +51,7 @@ from responder.cache import CachingSource
 from responder.clock import Clock, system_clock
 from responder.config import ResponderConfig
 from responder.faults import FaultSource
+from responder.index_state import index_fingerprint
 from responder.protocol import (
     MAX_REQUEST_BYTES,
     OCSP_RESPONSE_TYPE,
@@ -186,6 +187,9 @@ def served_identity(pki: PKI, database: CertificateDatabase, config: ResponderCo
         )
     digest.update(database.to_json())
     digest.update(repr(config).encode())
+    for ca, path in sorted(config.index.items()):
+        # An edited index.txt is imported again; an unchanged one is kept (index_state).
+        digest.update(f"index {ca} {index_fingerprint(path)}".encode() + b"\0")
     return digest.hexdigest()
 
 
@@ -220,8 +224,9 @@ def create_app(
         config.faults,
         directory=state_dir,
         identity=served_identity(pki, database, config) if state_dir is not None else "",
+        index=config.index,
     )
-    database_source = DatabaseSource(pki, state.database, config, clock)
+    database_source = DatabaseSource(pki, state.reader, config, clock)
     cache = CachingSource(database_source, generation=state.generation, clock=clock)
     source: Source
     if config.replay is not None:

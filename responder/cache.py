@@ -82,8 +82,8 @@ class CachingSource:
         draft = reply.draft
         if reply.status is not OCSPResponseStatus.SUCCESSFUL or draft is None:
             return reply
-        if draft.has_nonce:
-            return reply  # RFC 8954: a nonce asks for a fresh signature
+        if draft.has_nonce or not draft.singles:
+            return reply  # RFC 8954: a nonce asks for a fresh signature; no single, no window
         this_update = min(s.this_update for s in draft.singles)
         next_updates = [s.next_update for s in draft.singles if s.next_update is not None]
         if next_updates and len(next_updates) == len(draft.singles):

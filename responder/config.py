@@ -13,6 +13,7 @@ from collections.abc import Mapping
 from dataclasses import dataclass, field
 from enum import StrEnum
 from functools import cached_property
+from pathlib import Path
 
 from cryptography.x509.ocsp import OCSPResponseStatus
 
@@ -130,3 +131,6 @@ class ResponderConfig:
     #: ``replay``: a captured OCSPResponse (DER) served for every request, byte for byte
     #: (:mod:`responder.replay`); only the transport faults apply. None: answer from the database.
     replay: bytes | None = None
+    #: ``index``: per issuing CA, an OpenSSL CA database (index.txt) whose lines the
+    #: responder also answers (:mod:`responder.index_state`); a record of the lab's wins.
+    index: Mapping[str, Path] = field(default_factory=dict)

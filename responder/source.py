@@ -198,6 +198,12 @@ class DatabaseSource:
             single = SingleAnswer(cert_id, CertStatus.UNKNOWN, now, next_update, issuer=ca)
             if not authoritative:
                 pass  # see the module docstring: never vouch for another signer's CA
+            elif record is not None and record.index_status == "E":
+                # An index.txt line marked E (expired, `openssl ca -updatedb`): openssl ocsp
+                # -index answers it with no SingleResponse at all (apps/ocsp.c
+                # make_ocsp_response adds one for V and R only), and [responder] index
+                # answers as it does. RFC 6960 4.2.2.3 would want one per CertID asked.
+                continue
             elif record is not None:
                 single = _from_record(single, record)
             elif self.config.not_found is NotFound.GOOD:

@@ -34,7 +34,8 @@ import os
 import sqlite3
 import stat
 import threading
-from collections.abc import Callable, Iterable, Iterator
+from collections.abc import Callable, Iterable, Iterator, Sequence
+from dataclasses import replace
 from pathlib import Path
 from typing import Any
 
@@ -86,6 +87,16 @@ CREATE TABLE IF NOT EXISTS signed (  -- certificates signed from a CSR (pki sign
     signed_at TEXT NOT NULL,
     PRIMARY KEY (ca, serial)
 ) WITHOUT ROWID;
+CREATE TABLE IF NOT EXISTS index_lines (  -- [responder] index (responder.index_state)
+    ca TEXT NOT NULL,
+    serial BLOB NOT NULL,            -- upper-case hex, no leading zeros (pki.openssl_index)
+    offset INTEGER NOT NULL,         -- where its line is in <serve dir>/<ca>.index.txt
+    PRIMARY KEY (ca, serial)
+) WITHOUT ROWID;
+CREATE TABLE IF NOT EXISTS index_small (  -- the same, for serials of up to 56 bits
+    key INTEGER PRIMARY KEY,         -- (rank of the CA << 56) | serial
+    offset INTEGER NOT NULL
+);
 CREATE TABLE IF NOT EXISTS requests (
     id INTEGER PRIMARY KEY,
     entry TEXT NOT NULL              -- the entry's JSON (RequestLogEntry.to_json)
@@ -95,6 +106,11 @@ CREATE TABLE IF NOT EXISTS connections (  -- serve --tls: one row per TLS connec
     entry TEXT NOT NULL              -- a JSON object: what the endpoint saw, in words too
 );
 """
+
+
+#: Called in the opening transaction with its cursor and whether the state starts fresh
+#: (an OpenSSL index imported in bulk: responder.index_state).
+Importer = Callable[[sqlite3.Cursor, bool], None]
 
 
 class StateError(ValueError):
@@ -222,6 +238,7 @@ class LiveStore:
         identity: str,
         base: CertificateDatabase,
         faults_json: dict[str, Any],
+        importers: Sequence[Importer] = (),
     ) -> None:
         self.path = Path(directory) / STATE_DB
         _check_path(self.path)
@@ -235,6 +252,7 @@ class LiveStore:
         self._faults_json: dict[str, Any] = faults_json
         #: The TLS-connection log, read by the status page of every worker.
         self.connections = ConnectionLog(self.path)
+        self._importers = tuple(importers)
         try:
             self._open(identity, base, faults_json)
         except sqlite3.DatabaseError as exc:
@@ -270,6 +288,8 @@ class LiveStore:
                 cursor.execute("DELETE FROM signed")
                 cursor.execute("DELETE FROM requests")
                 cursor.execute("DELETE FROM connections")
+                cursor.execute("DELETE FROM index_lines")
+                cursor.execute("DELETE FROM index_small")
                 cursor.executemany(
                     f"INSERT INTO records ({_COLUMNS}) VALUES (?, ?, ?, ?, ?, ?, ?, ?)",
                     (_row(r) for r in base.records()),
@@ -284,6 +304,9 @@ class LiveStore:
                         ("faults", json.dumps(faults_json, sort_keys=True)),
                     ],
                 )
+            for importer in self._importers:
+                # In the same transaction: a failed import leaves no half of itself.
+                importer(cursor, not self.kept)
         self.refresh(force=True)
 
     # ---- transactions -------------------------------------------------------------------
@@ -471,8 +494,12 @@ class LiveDatabase:
     Lookups are remembered until another commit moves the version.
     """
 
-    def __init__(self, store: LiveStore) -> None:
+    def __init__(
+        self, store: LiveStore, fallback: Callable[[str, int], Record | None] | None = None
+    ) -> None:
         self._store = store
+        #: What answers a serial the records table does not have ([responder] index).
+        self.fallback = fallback
         self._seen_version = -1
         self._lookups: dict[tuple[str, int], Record | None] = {}
 
@@ -498,6 +525,8 @@ class LiveDatabase:
             (ca, _serial_key(serial)),
         )
         record = _record(rows[0]) if rows else None
+        if record is None and self.fallback is not None:
+            record = self.fallback(ca, serial)
         if len(memo) >= 65536:
             memo.clear()  # bounded: a scan of many serials must not grow without end
         memo[key] = record
@@ -543,6 +572,34 @@ class LiveDatabase:
                 _row(new),
             )
             return new
+
+    def change_serial(
+        self, ca: str, serial: int, rule: Callable[[CertificateDatabase, str], Record]
+    ) -> Record:
+        """Change the record of ``ca``'s ``serial`` — a lab one, or an index line's — by
+        :class:`pki.CertificateDatabase`'s rule (given the database and a name for the
+        record), committed as a records row that wins over the index from then on."""
+        with self._store.change() as cursor:
+            rows = cursor.execute(
+                f"SELECT {_COLUMNS} FROM records WHERE ca = ? AND serial = ?",
+                (ca, _serial_key(serial)),
+            ).fetchall()
+            record = _record(rows[0]) if rows else None
+            if record is None and self.fallback is not None:
+                record = self.fallback(ca, serial)
+            if record is None:
+                raise StateError(f"serial {serial:X} of {ca!r} has no record in the database")
+            handle = record.name or f"{ca}/{serial:X}"
+            try:
+                new = rule(CertificateDatabase([replace(record, name=handle)]), handle)
+            except PKIError as exc:
+                raise StateError(str(exc)) from None
+            new = replace(new, name=record.name)
+            cursor.execute(
+                f"INSERT OR REPLACE INTO records ({_COLUMNS}) VALUES (?, ?, ?, ?, ?, ?, ?, ?)",
+                _row(new),
+            )
+        return new
 
     def _apply(self, name: str, rule: Callable[[CertificateDatabase], Record]) -> Record:
         """Change ``name`` by :class:`pki.CertificateDatabase`'s own rule, then commit."""

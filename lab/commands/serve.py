@@ -78,6 +78,7 @@ def _timeline(
         config.faults,
         directory=out,
         identity=served_identity(lab_pki, database, config),
+        index=config.index,
     )
     state.on_records(export)
     return RealClockTimeline(scenario, state)
@@ -207,7 +208,8 @@ def _serve(args: argparse.Namespace) -> int:
     config, lesson, client = _served(args.scenario)
     config = responder_config(args.scenario, args.replay) if args.replay else config
     try:
-        write_pki(lab_pki, database, out, now=now, secret=secret)
+        # [responder] index: <ca>.index.txt is the live state's (responder.index_state)
+        write_pki(lab_pki, database, out, now=now, secret=secret, keep_index=config.index)
         _remove_interrupted_writes(out)
         if args.fresh:
             remove_state(out)
@@ -227,6 +229,8 @@ def _serve(args: argparse.Namespace) -> int:
 
         def export(db: Any, ca: str) -> None:
             # `openssl ocsp -index` on the exported files agrees with the lab (issue 11)
+            if ca in config.index:
+                return  # written back line by line by the state itself (index_state)
             try:
                 text = export_index(db, ca, now=dt.datetime.now(dt.UTC))
                 atomic_write(out / f"{ca}.index.txt", text.encode())
@@ -236,7 +240,8 @@ def _serve(args: argparse.Namespace) -> int:
                 )
 
         for ca in cas:
-            write_index(state.database, ca, out, now=now)  # kept state, not the scenario's
+            if ca not in config.index:
+                write_index(state.database, ca, out, now=now)  # kept state, not the scenario's
         state.on_records(export)
         timeline = _timeline(args.scenario, lab_pki, database, config, out, export)
     except StateError as exc:
