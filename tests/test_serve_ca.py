@@ -20,17 +20,13 @@ from pathlib import Path
 
 import pytest
 
-from lab import scenario as scenario_module
 from lab.cli import main
 from lab.commands.serve_ca import ca_scenario
 from lab.scenario import load_scenario
 from tests.openssl_ca import OpenSSLCA
-from tests.peers import openssl_ocsp_client
+from tests.peers import openssl_ocsp_client, openssl_ocsp_responder
 
 CUSTOMER = "/O=Customer/CN=Customer Root CA"
-
-#: h16's ``[responder] index`` key; until it is in the loader a scenario with it cannot load.
-INDEX_LOADS = "index" in scenario_module._RESPONDER_KEYS
 
 
 @pytest.fixture(scope="module")
@@ -95,7 +91,6 @@ def test_print_scenario_with_rsigner_and_index_names_both(ca: OpenSSLCA, tmp_pat
     assert data["client"] == {"trust": ["customer-ca"]}
 
 
-@pytest.mark.skipif(not INDEX_LOADS, reason="waits for h16's [responder] index in the loader")
 def test_print_scenario_with_index_loads(
     ca: OpenSSLCA, tmp_path: Path, capsys: pytest.CaptureFixture[str]
 ) -> None:
@@ -190,3 +185,77 @@ def test_openssl_ocsp_asks_the_served_customer_ca(
     assert (out / "customer-ca.pem").read_bytes() != b""
     assert (out / "customer-ca.key").exists() is (signing == "ca-key")
     assert (out / "customer-responder.key").exists() is (signing == "rsigner")
+
+
+@pytest.mark.interop
+def test_a_customer_ca_and_its_index_are_answered_as_openssl_ocsp_index_answers(
+    tmp_path: Path,
+) -> None:
+    """``serve --ca --ca-key --index``: the customer's CA, key and ``openssl ca`` database.
+
+    Serial by serial (good, revoked with its reason, held, a serial the
+    database never had), ``openssl ocsp`` asking the lab gets what it gets
+    from ``openssl ocsp -index`` on the same files, and so does the lab's
+    own ``check``.
+    """
+    made = OpenSSLCA.backdated(tmp_path / "customer", "ca", subject=CUSTOMER)
+    revocations = {
+        "good": None,
+        "stolen": ["-crl_reason", "keyCompromise"],
+        "moved": ["-crl_reason", "superseded"],
+        "paused": ["-crl_hold", "holdInstructionCallIssuer"],
+    }
+    for name, revoke in revocations.items():
+        made.issue(name, subject=f"/O=Customer/CN={name}.example.com")
+        if revoke is not None:
+            subprocess.run(
+                ["openssl", "ca", "-config", "openssl.cnf", "-cert", "ca.pem", "-keyfile",
+                 "ca.key", "-md", "sha256", "-revoke", f"{name}.pem", *revoke],
+                cwd=made.dir, check=True, capture_output=True, timeout=30,
+            )  # fmt: skip
+    serials = [
+        "0x" + line.split("\t")[3] for line in (made.dir / "index.txt").read_text().splitlines()
+    ]
+    serials.append("0x0DDBA11")  # in no database
+    asked = ["-issuer", "ca.pem", "-CAfile", "ca.pem", "-VAfile", "ca.pem"]
+
+    def answers(url: str) -> list[tuple[str | None, list[str], bool]]:
+        out = []
+        for serial in serials:
+            answer = openssl_ocsp_client([*asked, "-serial", serial, "-url", url], cwd=made.dir)
+            out.append((answer.statuses.get(serial), answer.reasons, answer.verified))
+        return out
+
+    with openssl_ocsp_responder(
+        made.dir, index="index.txt", ca="ca.pem", rsigner="ca.pem", rkey="ca.key"
+    ) as url:
+        expected = answers(url)
+    # The first line is the CA itself (openssl ca -selfsign records it), good.
+    statuses = [status for status, _, _ in expected]
+    assert statuses == ["good", "good", "revoked", "revoked", "revoked", "unknown"], expected
+    assert all(verified for _, _, verified in expected), expected
+    assert [reasons for _, reasons, _ in expected[2:5]] == [
+        ["keyCompromise"],
+        ["superseded"],
+        ["certificateHold"],
+    ]
+    port = _free_port()
+    options = [
+        "--ca",
+        str(made.cert),
+        "--ca-key",
+        str(made.key),
+        "--index",
+        str(made.dir / "index.txt"),
+    ]
+    with _serving(tmp_path / "served", port, *options):
+        lab_url = f"http://127.0.0.1:{port}/"
+        assert answers(lab_url) == expected
+        # The lab's own check, as a product would ask: the same statuses.
+        for name, status in zip(revocations, statuses[1:5], strict=True):
+            checked = subprocess.run(
+                [sys.executable, "-m", "lab", "check", str(made.dir / f"{name}.pem"), "--issuer",
+                 str(made.cert), "--url", lab_url, "--trust", str(made.cert), "--json"],
+                capture_output=True, text=True, timeout=60, check=False,
+            )  # fmt: skip
+            assert f'"status": "{status}"' in checked.stdout, checked.stdout + checked.stderr
