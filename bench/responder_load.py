@@ -38,7 +38,8 @@ from contextlib import contextmanager
 from pathlib import Path
 
 from bench.report import Figure
-from pki import CertificateDatabase, build_pki, calendar_t0, write_pki
+from pki import CertificateDatabase, PKISpec, build_pki, calendar_t0, write_pki
+from pki.secret import installation_secret
 from responder.testing import ocsp_request, parse_response
 
 __all__ = ["run"]
@@ -242,7 +243,8 @@ def run() -> list[Figure]:
     wrk = _ensure_wrk()
     now = dt.datetime.now(dt.UTC)
     work = Path(tempfile.mkdtemp(prefix="ocsp-lab-bench-"))
-    pki = build_pki(t0=calendar_t0(now))
+    # The secret `serve` makes its keys from: the requests must name its CA's key.
+    pki = build_pki(PKISpec(seed=installation_secret(None).value), t0=calendar_t0(now))
     openssl_dir = work / "openssl"
     write_pki(pki, CertificateDatabase.from_pki(pki), openssl_dir, now=now)
 
