@@ -6,7 +6,9 @@ who signs answers for whom, the faults in force in words, and the requests
 newer than the last one the page has, each as a story (what was asked, what
 was answered, and — through the ``judge`` hook ``serve`` installs — what a
 client would do with those very bytes), and the newest TLS connections of
-``serve --tls`` (:mod:`responder.connections`: what each peer did, in words).
+``serve --tls`` (:mod:`responder.connections`: what each peer did, in words),
+and the plan of the timeline ``serve SCENARIO`` runs on the real clock
+(:mod:`responder.timeline_feed`).
 
 It stays live through server-sent events (``GET /~admin/events``, WHATWG HTML
 "Server-sent events"): a new feed whenever the shared state's version or the
@@ -38,6 +40,7 @@ from responder.connections import connections_mark, recent_connections
 from responder.csr_upload import signed_names, signed_rows
 from responder.fault_table import FAULT_KEYS, describe_faults, faults_to_json
 from responder.requestlog import RequestLogEntry
+from responder.timeline_feed import timeline_document, timeline_mark
 from responder.timespec import format_duration
 
 __all__ = [
@@ -265,6 +268,7 @@ def feed(responder: LabResponder, after: int, *, first: bool = False) -> dict[st
         "reasons": list(REASONS),
         "requests": stories,
         "connections": recent_connections(responder),
+        "timeline": timeline_document(responder),
     }
 
 
@@ -275,7 +279,7 @@ def news(responder: LabResponder, after: int, seen: tuple[int, str]) -> tuple[in
     now = (
         newest[-1][0] if newest else after,
         f"{responder.state.database.version}/{json.dumps(faults_to_json(responder.state.faults))}"
-        f"/tls{connections_mark(responder)}",
+        f"/tls{connections_mark(responder)}/timeline{timeline_mark(responder)}",
     )
     return None if now == seen else now
 

@@ -51,6 +51,7 @@ __all__ = [
     "LiveStore",
     "StateError",
     "StorageError",
+    "TimelineBoard",
 ]
 
 STATE_DB = "state.sqlite3"
@@ -104,6 +105,11 @@ CREATE TABLE IF NOT EXISTS requests (
 CREATE TABLE IF NOT EXISTS connections (  -- serve --tls: one row per TLS connection (ConnectionLog)
     id INTEGER PRIMARY KEY,
     entry TEXT NOT NULL              -- a JSON object: what the endpoint saw, in words too
+);
+CREATE TABLE IF NOT EXISTS timeline (  -- serve SCENARIO's [[step]]s, real clock (TimelineBoard)
+    id INTEGER PRIMARY KEY CHECK (id = 1),  -- one row: the plan and its progress
+    revision INTEGER NOT NULL,       -- moves with every write: what a page compares to see news
+    plan TEXT NOT NULL               -- a JSON object: started, and each step's due time and state
 );
 """
 
@@ -252,6 +258,8 @@ class LiveStore:
         self._faults_json: dict[str, Any] = faults_json
         #: The TLS-connection log, read by the status page of every worker.
         self.connections = ConnectionLog(self.path)
+        #: The served timeline's plan and progress, read by the status page of every worker.
+        self.timeline = TimelineBoard(self.path)
         self._importers = tuple(importers)
         try:
             self._open(identity, base, faults_json)
@@ -277,6 +285,8 @@ class LiveStore:
                     f"{self.path}: not an ocsp-lab live-state database (format "
                     f"{meta.get('format')!r}, expected {_FORMAT!r}); start fresh with --fresh"
                 )
+            # A timeline's plan belongs to the serve that runs it, never to the next one.
+            cursor.execute("DELETE FROM timeline")
             if meta.get("identity") == identity:
                 self.kept = True
             else:
@@ -420,6 +430,7 @@ class LiveStore:
     def close(self) -> None:
         self._db.close()
         self.connections.close()
+        self.timeline.close()
 
 
 class ConnectionLog:
@@ -481,6 +492,66 @@ class ConnectionLog:
                 "SELECT id, entry FROM connections ORDER BY id DESC LIMIT ?", (limit,)
             ).fetchall()
         return [(int(row[0]), json.loads(row[1])) for row in reversed(rows)]
+
+    def close(self) -> None:
+        self._db.close()
+
+
+class TimelineBoard:
+    """The plan of ``serve SCENARIO``'s timeline and how far it got, one row in the live state.
+
+    ``serve``'s timeline runs in gunicorn's master process and rewrites the
+    whole plan (plain JSON: the responder never imports the lab) when it
+    starts and after every step; each worker's status page reads it, as it
+    reads the :class:`ConnectionLog`. A plan is a handful of steps, so one
+    row rewritten is simpler than rows updated one by one, and a reader never
+    sees half a step's progress. ``synchronous = OFF``: a view for people;
+    the changes a step makes are committed on their own, with ``FULL``.
+    Its own connections and lock, for the same reason as the connection log's.
+    """
+
+    def __init__(self, path: Path) -> None:
+        self.path = Path(path)
+        self._db = _Connections(self.path)
+
+    def write(self, plan: dict[str, Any]) -> int:
+        """Store ``plan`` (JSON-ready) in place of the last one; its revision (only grows)."""
+        with self._db.lock:
+            try:
+                db = self._db.log
+                db.execute("BEGIN IMMEDIATE")
+                try:
+                    row = db.execute("SELECT revision FROM timeline WHERE id = 1").fetchone()
+                    revision = (int(row[0]) if row else 0) + 1
+                    db.execute(
+                        "INSERT OR REPLACE INTO timeline (id, revision, plan) VALUES (1, ?, ?)",
+                        (revision, json.dumps(plan, separators=(",", ":"))),
+                    )
+                    db.execute("COMMIT")
+                except sqlite3.Error:
+                    with contextlib.suppress(sqlite3.Error):
+                        db.execute("ROLLBACK")
+                    raise
+            except sqlite3.Error as exc:
+                raise StorageError(
+                    f"{self.path}: the timeline's progress could not be stored ({exc})"
+                ) from None
+        return revision
+
+    def revision(self) -> int:
+        """The newest plan's revision (0: no timeline is served)."""
+        with self._db.lock:
+            row = self._db.log.execute("SELECT revision FROM timeline WHERE id = 1").fetchone()
+        return int(row[0]) if row else 0
+
+    def read(self) -> dict[str, Any] | None:
+        """The newest plan (None: no timeline is served)."""
+        with self._db.lock:
+            row = self._db.log.execute("SELECT plan FROM timeline WHERE id = 1").fetchone()
+        if row is None:
+            return None
+        plan: dict[str, Any] = json.loads(row[0])
+        return plan
 
     def close(self) -> None:
         self._db.close()

@@ -398,6 +398,81 @@
     });
   }
 
+  // ---- the timeline serve runs on the real clock ---------------------------------------
+
+  // Relative times count from the responder's clock (the feed's now_t), not this
+  // browser's: a projector's laptop may be minutes off. Redrawn every second.
+  let timeline = null;
+  let skew = 0;  // responder clock minus this browser's clock, in seconds
+  const STEP_MARKS = { pending: "○", done: "✔", failed: "✖", product: "▶" };
+
+  function span(seconds) {
+    const s = Math.round(Math.abs(seconds));
+    if (s < 60) return s + " s";
+    const minutes = Math.round(s / 60);
+    if (minutes < 60) return minutes + " min";
+    const h = Math.floor(minutes / 60);
+    const m = minutes % 60;
+    if (h < 24) return h + " h" + (m ? " " + m + " min" : "");
+    return Math.floor(h / 24) + " d" + (h % 24 ? " " + (h % 24) + " h" : "");
+  }
+
+  function relative(t, now) {
+    const d = t - now;
+    if (Math.abs(d) < 1) return "now";
+    return d > 0 ? "in " + span(d) : span(d) + " ago";
+  }
+
+  function stepWords(step, now) {
+    if (step.state === "pending") return "pending — " + relative(step.due_t, now);
+    const when = relative(step.ran_t, now);
+    if (step.state === "done") return "done " + when;
+    if (step.state === "failed") return "failed " + when + ": " + step.error;
+    return "the product's part, " + when + " (expected " + step.expected + ")";
+  }
+
+  function drawTimeline() {
+    const section = document.getElementById("timeline-section");
+    if (!timeline || !timeline.steps.length) {
+      section.hidden = true;
+      return;
+    }
+    section.hidden = false;
+    const now = Date.now() / 1000 + skew;
+    const next = timeline.next === null ? null : timeline.steps[timeline.next];
+    document.getElementById("timeline-next").textContent = next
+      ? "next: " + next.label + " — " + relative(next.due_t, now) + " (" + next.due + ")"
+      : "no step comes next: every step of the timeline has run";
+    document.getElementById("timeline-started").textContent =
+      "Started at " + timeline.started + " (" + relative(timeline.started_t, now) + ")";
+    // Rows are made once per plan and then only their words change (as the PKI's are).
+    const list = document.getElementById("timeline-steps");
+    const labels = timeline.steps.map((step) => step.label).join("\n");
+    if (list.dataset.labels !== labels) {
+      list.dataset.labels = labels;
+      list.replaceChildren(...timeline.steps.map((step) =>
+        el("li", { class: "tl-step", id: "tl-step-" + step.index },
+          el("span", { class: "tl-mark" }), " ", el("b", {}, step.label), " ",
+          el("span", { class: "small" }, "due " + step.due), " · ",
+          el("span", { class: "tl-state" }))));
+    }
+    timeline.steps.forEach((step, i) => {
+      const row = list.children[i];
+      row.className = "tl-step tl-" + step.state + (next === step ? " tl-next" : "");
+      row.dataset.state = step.state;
+      row.querySelector(".tl-mark").textContent = STEP_MARKS[step.state] || "•";
+      row.querySelector(".tl-state").textContent = stepWords(step, now);
+    });
+  }
+
+  function showTimeline(doc) {
+    timeline = doc.timeline || null;
+    if (timeline) skew = timeline.now_t - Date.now() / 1000;
+    drawTimeline();
+  }
+
+  setInterval(drawTimeline, 1000);
+
   // ---- live ---------------------------------------------------------------------------
 
   function apply(doc) {
@@ -406,6 +481,7 @@
     showFaults(doc);
     showRequests(doc);
     showConnections(doc);
+    showTimeline(doc);
     last = Math.max(last, doc.last);
   }
 
