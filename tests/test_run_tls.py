@@ -99,6 +99,7 @@ def test_over_tls_the_verdicts_are_the_direct_runs(
     direct, tls = both_ways[scenario.id]
     assert tls.transport is Transport.TLS and direct.transport is Transport.DIRECT
     assert tls.error is None, tls.error
+    assert direct.error is None, direct.error
     if scenario.id in KEYLESS:
         # A certificate from a file without its key can be judged, never presented (RFC 8446
         # 4.4.3): the scenario is skipped over TLS, saying so, and holds direct.
