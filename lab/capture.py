@@ -33,7 +33,7 @@ from lab.evidence import CheckFailure
 from lab.ocsp_request import OCSPRequest
 from lab.validator import parse_response
 
-__all__ = ["Capture", "CaptureKind", "HttpMessage", "sniff"]
+__all__ = ["Capture", "CaptureKind", "HttpMessage", "load_certificates", "sniff"]
 
 
 class CaptureKind(StrEnum):
@@ -284,3 +284,14 @@ def _sniff_body(data: bytes) -> Capture:
         return Capture(CaptureKind.UNKNOWN, "text")
     der, form = decoded
     return Capture(_der_kind(der), form, der)
+
+
+def load_certificates(data: bytes) -> list[x509.Certificate]:
+    """Every certificate of a PEM file, or the one of a DER file (``ValueError`` if none).
+
+    The one reader of certificate files, for the command line and the
+    scenario loader alike; each says in its own words what went wrong.
+    """
+    if b"-----BEGIN" in data:
+        return x509.load_pem_x509_certificates(data)
+    return [x509.load_der_x509_certificate(data)]

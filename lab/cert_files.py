@@ -18,7 +18,7 @@ from cryptography import x509
 from cryptography.hazmat.primitives import serialization
 from cryptography.hazmat.primitives.asymmetric import ec, ed25519, rsa
 
-from lab.capture import CaptureKind, sniff
+from lab.capture import CaptureKind, load_certificates, sniff
 from lab.validator import certsig
 
 #: The keys the lab signs with (pki.keys.PrivateKey).
@@ -64,10 +64,7 @@ def read_certificate_file(path: Path) -> x509.Certificate:
     what = "a certificate file (PEM or DER, relative to the scenario file)"
     data = _read(path, what)
     try:
-        if b"-----BEGIN" in data:
-            certs = x509.load_pem_x509_certificates(data)
-        else:
-            certs = [x509.load_der_x509_certificate(data)]
+        certs = load_certificates(data)
     except ValueError:
         found = sniff(data)
         kind = "" if found.kind is CaptureKind.UNKNOWN else f" ({found.describe()})"

@@ -15,7 +15,7 @@ from cryptography import x509
 from cryptography.hazmat.primitives import serialization
 from cryptography.hazmat.primitives.asymmetric import ec, ed448, ed25519, rsa
 
-from lab.capture import Capture, CaptureKind, sniff
+from lab.capture import Capture, CaptureKind, load_certificates, sniff
 from lab.errors import UsageError
 
 __all__ = [
@@ -38,10 +38,7 @@ def read_certificates(path: str) -> list[x509.Certificate]:
     """Every certificate in a PEM file, or the one in a DER file."""
     data = _read(path)
     try:
-        if b"-----BEGIN" in data:
-            certs = x509.load_pem_x509_certificates(data)
-        else:
-            certs = [x509.load_der_x509_certificate(data)]
+        certs = load_certificates(data)
     except ValueError:
         found = sniff(data)
         what = "" if found.kind is CaptureKind.UNKNOWN else f"{found.describe()}, "

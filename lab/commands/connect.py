@@ -16,7 +16,6 @@ from __future__ import annotations
 
 import argparse
 import datetime as dt
-import ipaddress
 import json
 from typing import Any
 
@@ -36,6 +35,7 @@ from lab.errors import UsageError
 from lab.settings import CheckScope, HttpMethod, Stapling
 from lab.tls.alerts import Alert
 from lab.tls.client import ClientResult, tls_connect
+from lab.tls.io import sni_for
 from lab.tls.refusal import UNKNOWN_ISSUER, refusal_alert
 
 __all__ = ["parse_address", "register", "run"]
@@ -48,14 +48,6 @@ def parse_address(text: str) -> tuple[str, int]:
     if not sep or not host or not port.isdigit() or not 0 < int(port) < 65536:
         raise UsageError(f"{text}: expected HOST:PORT with a port from 1 to 65535")
     return host, int(port)
-
-
-def _is_ip(host: str) -> bool:
-    try:
-        ipaddress.ip_address(host)
-    except ValueError:
-        return False
-    return True
 
 
 class _Decision:
@@ -120,7 +112,7 @@ def run(args: argparse.Namespace) -> int:
             certificate=client_cert,
             private_key=client_key,
             chain=client_chain,
-            server_name=None if _is_ip(host) else host,
+            server_name=sni_for(host),
             # A TLS 1.2 staple comes after the certificate is verified (lab.tls.peer_check).
             tls13_only=stapling is not Stapling.IGNORE,
             timeout=args.timeout.total_seconds() * 2,

@@ -20,7 +20,6 @@ log entries of the connection's time, less the endpoint's own staple fetches.
 from __future__ import annotations
 
 import contextlib
-import ipaddress
 import os
 import signal
 import subprocess
@@ -36,6 +35,7 @@ from lab.product.profile import ProductKind, command_line
 from lab.product.situation import ProductLab
 from lab.scenario import ConnectionOutcome
 from lab.tls.client import tls_connect
+from lab.tls.io import sni_for
 from lab.tls.record import ConnectionRecord, HandshakeOutcome
 from lab.tls.server import TlsEndpoint
 from lab.tls.staple import StapleSource
@@ -122,14 +122,6 @@ class _Watch:
 
 def _tail(output: bytes) -> str:
     return output.decode("utf-8", "replace")[-OUTPUT_TAIL:]
-
-
-def _is_ip(host: str) -> bool:
-    try:
-        ipaddress.ip_address(host)
-    except ValueError:
-        return False
-    return True
 
 
 def _endpoint_record(endpoint: TlsEndpoint) -> tuple[ConnectionRecord | None, int]:
@@ -239,7 +231,7 @@ def _drive_server(lab: ProductLab, connection: Connection) -> ProductObservation
             certificate=lab.pki[cert].certificate,
             private_key=lab.key(cert),
             chain=lab.chain(cert),
-            server_name=None if _is_ip(host) else host,
+            server_name=sni_for(host),
             request_staple=False,
             timeout=profile.seconds,
             security_level=0,  # present any key the PKI makes (RSA-1024): the product judges

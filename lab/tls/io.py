@@ -9,6 +9,7 @@ handshake for ever. Each operation here runs on a non-blocking socket, and a
 
 from __future__ import annotations
 
+import ipaddress
 import select
 import socket
 import time
@@ -18,7 +19,7 @@ from typing import TypeVar
 from cryptography.hazmat.primitives.asymmetric import ec, ed448, ed25519, rsa
 from OpenSSL import SSL
 
-__all__ = ["HandshakeTimeout", "TlsPrivateKey", "drive", "set_security_level"]
+__all__ = ["HandshakeTimeout", "TlsPrivateKey", "drive", "set_security_level", "sni_for"]
 
 #: The private keys a TLS endpoint of the lab presents with (what pyOpenSSL accepts).
 TlsPrivateKey = (
@@ -64,3 +65,12 @@ def set_security_level(context: SSL.Context, level: int | None) -> None:
     """
     if level is not None:
         context.set_cipher_list(f"DEFAULT:@SECLEVEL={level}".encode())
+
+
+def sni_for(host: str) -> str | None:
+    """The server_name to send for ``host``: none for an IP address (RFC 6066 3 forbids it)."""
+    try:
+        ipaddress.ip_address(host)
+    except ValueError:
+        return host
+    return None
