@@ -32,6 +32,7 @@ import hashlib
 import logging
 import socket
 import struct
+import threading
 import time
 from collections.abc import Callable, Iterable
 from dataclasses import dataclass, field
@@ -215,6 +216,42 @@ def create_app(
     ``lesson`` is what the status page says is served, ``judge`` what it says a
     client would do with each logged answer.
     """
+    # Werkzeug builds each URL rule with the ast module (ast.parse, compile), and
+    # CPython 3.11's AST construction keeps its recursion depth in interpreter-wide
+    # state: two threads building apps at once (run -j, product runs) can fail with
+    # "SystemError: AST constructor recursion depth mismatch" (CPython gh-106905).
+    # So apps are built one at a time; serving them is not serialised.
+    with _BUILDING:
+        return _create_app(
+            pki,
+            config=config,
+            database=database,
+            clock=clock,
+            state_dir=state_dir,
+            admin_token=admin_token,
+            admin_hosts=admin_hosts,
+            lesson=lesson,
+            judge=judge,
+        )
+
+
+#: Held while an app is built (see :func:`create_app`).
+_BUILDING = threading.Lock()
+
+
+def _create_app(
+    pki: PKI,
+    *,
+    config: ResponderConfig | None = None,
+    database: CertificateDatabase | None = None,
+    clock: Clock = system_clock,
+    state_dir: Path | None = None,
+    admin_token: str | None = None,
+    admin_hosts: Iterable[str] = (),
+    lesson: Lesson | None = None,
+    judge: AnswerJudge | None = None,
+) -> Flask:
+    """:func:`create_app`'s work, under its lock."""
     from responder.admin import admin_blueprint, favicon  # the admin page depends on this module
 
     config = config or ResponderConfig()

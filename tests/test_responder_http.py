@@ -5,6 +5,7 @@ from __future__ import annotations
 import base64
 import datetime as dt
 import logging
+from typing import Any
 from urllib.parse import quote
 
 import pytest
@@ -408,3 +409,39 @@ def test_request_log_is_the_same_whether_lines_are_written_or_not(
         ((format(pki["revoked-leaf"].serial, "X"),), ("revoked-leaf",), "revoked"),
         ((format(pki["server"].serial, "X"),), ("server",), "good"),
     ]
+
+
+def test_apps_are_built_one_at_a_time(monkeypatch: pytest.MonkeyPatch) -> None:
+    """Werkzeug builds URL rules with the ast module, which CPython 3.11 cannot do in two
+    threads at once (gh-106905: "AST constructor recursion depth mismatch", seen in
+    ``run -j`` and product runs): ``create_app`` builds one app at a time."""
+    import threading
+    import time as time_module
+
+    import responder.app as app_module
+
+    building = 0
+    most = 0
+    guard = threading.Lock()
+    real = app_module._create_app
+
+    def counting(*args: Any, **kwargs: Any) -> Flask:
+        nonlocal building, most
+        with guard:
+            building += 1
+            most = max(most, building)
+        time_module.sleep(0.05)  # long enough for the other threads to arrive
+        try:
+            return real(*args, **kwargs)
+        finally:
+            with guard:
+                building -= 1
+
+    monkeypatch.setattr(app_module, "_create_app", counting)
+    lab_pki = build_pki()
+    threads = [threading.Thread(target=app_module.create_app, args=(lab_pki,)) for _ in range(4)]
+    for thread in threads:
+        thread.start()
+    for thread in threads:
+        thread.join(timeout=30)
+    assert most == 1
