@@ -225,6 +225,27 @@ class _Connections:
             self._log = self._open("OFF")  # a view for people: no fsync per batch
         return self._log
 
+    @contextlib.contextmanager
+    def log_write(self, what: str) -> Iterator[sqlite3.Connection]:
+        """One write on the :attr:`log` connection (BEGIN IMMEDIATE … COMMIT).
+
+        Any SQLite failure rolls back and is a :class:`StorageError` saying ``what``
+        could not be stored, naming the file.
+        """
+        with self.lock:
+            try:
+                db = self.log
+                db.execute("BEGIN IMMEDIATE")
+                try:
+                    yield db
+                    db.execute("COMMIT")
+                except sqlite3.Error:
+                    with contextlib.suppress(sqlite3.Error):
+                        db.execute("ROLLBACK")
+                    raise
+            except sqlite3.Error as exc:
+                raise StorageError(f"{self.path}: {what} could not be stored ({exc})") from None
+
     def close(self) -> None:
         with self.lock:
             if self._pid == os.getpid():
@@ -455,28 +476,13 @@ class ConnectionLog:
 
     def add(self, entry: dict[str, Any]) -> int:
         """Store one connection's entry (JSON-ready); its id (ids only grow)."""
-        with self._db.lock:
-            try:
-                db = self._db.log
-                db.execute("BEGIN IMMEDIATE")
-                try:
-                    cursor = db.execute(
-                        "INSERT INTO connections (entry) VALUES (?)",
-                        (json.dumps(entry, separators=(",", ":")),),
-                    )
-                    row_id = int(cursor.lastrowid or 0)
-                    db.execute(
-                        "DELETE FROM connections WHERE id <= ?", (row_id - CONNECTION_LOG_ROWS,)
-                    )
-                    db.execute("COMMIT")
-                except sqlite3.Error:
-                    with contextlib.suppress(sqlite3.Error):
-                        db.execute("ROLLBACK")
-                    raise
-            except sqlite3.Error as exc:
-                raise StorageError(
-                    f"{self.path}: the TLS connection could not be logged ({exc})"
-                ) from None
+        with self._db.log_write("the TLS connection") as db:
+            cursor = db.execute(
+                "INSERT INTO connections (entry) VALUES (?)",
+                (json.dumps(entry, separators=(",", ":")),),
+            )
+            row_id = int(cursor.lastrowid or 0)
+            db.execute("DELETE FROM connections WHERE id <= ?", (row_id - CONNECTION_LOG_ROWS,))
         return row_id
 
     def newest_id(self) -> int:
@@ -516,26 +522,13 @@ class TimelineBoard:
 
     def write(self, plan: dict[str, Any]) -> int:
         """Store ``plan`` (JSON-ready) in place of the last one; its revision (only grows)."""
-        with self._db.lock:
-            try:
-                db = self._db.log
-                db.execute("BEGIN IMMEDIATE")
-                try:
-                    row = db.execute("SELECT revision FROM timeline WHERE id = 1").fetchone()
-                    revision = (int(row[0]) if row else 0) + 1
-                    db.execute(
-                        "INSERT OR REPLACE INTO timeline (id, revision, plan) VALUES (1, ?, ?)",
-                        (revision, json.dumps(plan, separators=(",", ":"))),
-                    )
-                    db.execute("COMMIT")
-                except sqlite3.Error:
-                    with contextlib.suppress(sqlite3.Error):
-                        db.execute("ROLLBACK")
-                    raise
-            except sqlite3.Error as exc:
-                raise StorageError(
-                    f"{self.path}: the timeline's progress could not be stored ({exc})"
-                ) from None
+        with self._db.log_write("the timeline's progress") as db:
+            row = db.execute("SELECT revision FROM timeline WHERE id = 1").fetchone()
+            revision = (int(row[0]) if row else 0) + 1
+            db.execute(
+                "INSERT OR REPLACE INTO timeline (id, revision, plan) VALUES (1, ?, ?)",
+                (revision, json.dumps(plan, separators=(",", ":"))),
+            )
         return revision
 
     def revision(self) -> int:
