@@ -28,6 +28,7 @@ lookup on the request bytes. The admin API, and what the lean path leaves
 from __future__ import annotations
 
 import datetime as dt
+import functools
 import hashlib
 import logging
 import socket
@@ -39,7 +40,7 @@ from dataclasses import dataclass, field
 from email.utils import format_datetime
 from functools import partial
 from pathlib import Path
-from typing import Any
+from typing import Any, ParamSpec
 
 from cryptography.hazmat.primitives.serialization import Encoding
 from cryptography.x509.ocsp import OCSPResponseStatus
@@ -194,6 +195,30 @@ def served_identity(pki: PKI, database: CertificateDatabase, config: ResponderCo
     return digest.hexdigest()
 
 
+#: Held while an app is built (see :func:`_one_at_a_time`).
+_BUILDING = threading.Lock()
+_P = ParamSpec("_P")
+
+
+def _one_at_a_time(build: Callable[_P, Flask]) -> Callable[_P, Flask]:
+    """``build``, never in two threads at once.
+
+    Werkzeug builds each URL rule with the ast module (ast.parse, compile), and
+    CPython 3.11's AST construction keeps its recursion depth in interpreter-wide
+    state: two threads building apps at once (run -j, product runs) can fail with
+    "SystemError: AST constructor recursion depth mismatch" (CPython gh-106905).
+    Serving the apps is not serialised.
+    """
+
+    @functools.wraps(build)
+    def one(*args: _P.args, **kwargs: _P.kwargs) -> Flask:
+        with _BUILDING:
+            return build(*args, **kwargs)
+
+    return one
+
+
+@_one_at_a_time
 def create_app(
     pki: PKI,
     *,
@@ -216,42 +241,6 @@ def create_app(
     ``lesson`` is what the status page says is served, ``judge`` what it says a
     client would do with each logged answer.
     """
-    # Werkzeug builds each URL rule with the ast module (ast.parse, compile), and
-    # CPython 3.11's AST construction keeps its recursion depth in interpreter-wide
-    # state: two threads building apps at once (run -j, product runs) can fail with
-    # "SystemError: AST constructor recursion depth mismatch" (CPython gh-106905).
-    # So apps are built one at a time; serving them is not serialised.
-    with _BUILDING:
-        return _create_app(
-            pki,
-            config=config,
-            database=database,
-            clock=clock,
-            state_dir=state_dir,
-            admin_token=admin_token,
-            admin_hosts=admin_hosts,
-            lesson=lesson,
-            judge=judge,
-        )
-
-
-#: Held while an app is built (see :func:`create_app`).
-_BUILDING = threading.Lock()
-
-
-def _create_app(
-    pki: PKI,
-    *,
-    config: ResponderConfig | None = None,
-    database: CertificateDatabase | None = None,
-    clock: Clock = system_clock,
-    state_dir: Path | None = None,
-    admin_token: str | None = None,
-    admin_hosts: Iterable[str] = (),
-    lesson: Lesson | None = None,
-    judge: AnswerJudge | None = None,
-) -> Flask:
-    """:func:`create_app`'s work, under its lock."""
     from responder.admin import admin_blueprint, favicon  # the admin page depends on this module
 
     config = config or ResponderConfig()

@@ -423,7 +423,7 @@ def test_apps_are_built_one_at_a_time(monkeypatch: pytest.MonkeyPatch) -> None:
     building = 0
     most = 0
     guard = threading.Lock()
-    real = app_module._create_app
+    real = app_module.Flask
 
     def counting(*args: Any, **kwargs: Any) -> Flask:
         nonlocal building, most
@@ -437,7 +437,7 @@ def test_apps_are_built_one_at_a_time(monkeypatch: pytest.MonkeyPatch) -> None:
             with guard:
                 building -= 1
 
-    monkeypatch.setattr(app_module, "_create_app", counting)
+    monkeypatch.setattr(app_module, "Flask", counting)  # the app's construction, inside
     lab_pki = build_pki()
     threads = [threading.Thread(target=app_module.create_app, args=(lab_pki,)) for _ in range(4)]
     for thread in threads:
