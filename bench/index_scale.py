@@ -42,16 +42,15 @@ from pathlib import Path
 
 from bench.report import Figure
 from bench.responder_load import (
-    _LUA,
     NONCE_LEN,
     _ensure_wrk,
     _free_port,
     _group_cpu_seconds,
-    _lua_string,
     _rps,
     _stop_group,
     _wait_listening,
     _wrk,
+    post_script,
 )
 from pki.certid import CertID, issuer_hashes
 from responder.testing import ocsp_request, parse_response
@@ -149,23 +148,6 @@ def _revoke_ms(url: str, serials: list[int]) -> list[float]:
             answer.read()
         samples.append((time.perf_counter() - start) * 1000)
     return samples
-
-
-def _script(work: Path, name: str, der: bytes, nonce: bool) -> Path:
-    path = work / f"{name}.lua"
-    nonce_len = NONCE_LEN if nonce else 0
-    cut = der.rindex(b"\x00" * NONCE_LEN) if nonce else len(der)
-    path.write_text(
-        _LUA
-        % {
-            "prefix": _lua_string(der[:cut]),
-            "suffix": _lua_string(der[cut + nonce_len :]),
-            "path": '"/"',
-            "method": '"POST"',
-            "nonce_len": nonce_len,
-        }
-    )
-    return path
 
 
 def run() -> list[Figure]:
@@ -286,9 +268,11 @@ def run() -> list[Figure]:
     cpu_us: dict[tuple[str, str], list[float]] = {}
     for kind, nonce in (("no nonce", False), ("nonce", True)):
         scripts = {
-            "index": _script(work, f"index-{nonce}", with_nonce if nonce else plain, nonce),
-            "10 certificates": _script(
-                work, f"small-{nonce}", server_nonce if nonce else server_plain, nonce
+            "index": post_script(
+                work, f"index-{nonce}", with_nonce if nonce else plain, nonce=nonce
+            ),
+            "10 certificates": post_script(
+                work, f"small-{nonce}", server_nonce if nonce else server_plain, nonce=nonce
             ),
         }
         for _ in range(THROUGHPUT_ROUNDS):

@@ -27,15 +27,14 @@ from pathlib import Path
 
 from bench.report import Figure
 from bench.responder_load import (
-    _LUA,
     NONCE_LEN,
     _ensure_wrk,
     _free_port,
-    _lua_string,
     _process,
     _rps,
     _wait_listening,
     _wrk,
+    post_script,
 )
 from pki import PKI, PKISpec, build_pki, calendar_t0
 from pki.secret import installation_secret
@@ -158,19 +157,7 @@ def run() -> list[Figure]:
 
     results: dict[tuple[str, str], float] = {}
     for kind, der in (("no nonce", plain), ("nonce", template)):
-        script = work / f"{kind.replace(' ', '-')}.lua"
-        nonce_len = NONCE_LEN if kind == "nonce" else 0
-        cut = der.rindex(b"\x00" * NONCE_LEN) if nonce_len else len(der)
-        script.write_text(
-            _LUA
-            % {
-                "prefix": _lua_string(der[:cut]),
-                "suffix": _lua_string(der[cut + nonce_len :]),
-                "path": '"/"',
-                "method": '"POST"',
-                "nonce_len": nonce_len,
-            }
-        )
+        script = post_script(work, kind.replace(" ", "-"), der, nonce=kind == "nonce")
         # Interleaved rounds, a fresh server each: the machine's drift falls on both alike.
         for _ in range(ROUNDS):
             for label, directory in (("10 rows", small), ("1,000,000 rows", large)):

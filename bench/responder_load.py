@@ -81,6 +81,24 @@ def _lua_string(data: bytes) -> str:
     return '"' + "".join(f"\\{b}" for b in data) + '"'
 
 
+def post_script(work: Path, name: str, der: bytes, *, nonce: bool) -> Path:
+    """A wrk script POSTing ``der``; with ``nonce``, its zeroed nonce fresh in each request."""
+    path = work / f"{name}.lua"
+    nonce_len = NONCE_LEN if nonce else 0
+    cut = der.rindex(b"\x00" * NONCE_LEN) if nonce else len(der)
+    path.write_text(
+        _LUA
+        % {
+            "prefix": _lua_string(der[:cut]),
+            "suffix": _lua_string(der[cut + nonce_len :]),
+            "path": '"/"',
+            "method": '"POST"',
+            "nonce_len": nonce_len,
+        }
+    )
+    return path
+
+
 def _free_port() -> int:
     with socket.socket() as sock:
         sock.bind(("127.0.0.1", 0))
