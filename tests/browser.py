@@ -17,7 +17,7 @@ from contextlib import contextmanager
 from pathlib import Path
 from typing import Any
 
-__all__ = ["chromium", "free_port", "serving"]
+__all__ = ["chromium", "free_port", "overflowing", "overflowing_at_1024_and_150_percent", "serving"]
 
 CHROMIUM_FLAGS = (
     "--headless",
@@ -95,3 +95,38 @@ def chromium(browser: str, driver: str, width: int = 1024, height: int = 768) ->
             yield session
         finally:
             session.quit()
+
+
+def overflowing(page: Any) -> list[str]:
+    """What sticks out of the viewport: a sideways scroll, controls past either edge."""
+    return list(
+        page.execute_script(
+            """
+            const width = document.documentElement.clientWidth;
+            const out = [];
+            if (document.documentElement.scrollWidth > width) out.push("page scrolls sideways");
+            for (const e of document.querySelectorAll("button, select, input, summary")) {
+              const box = e.getBoundingClientRect();
+              if (box.width === 0 && box.height === 0) continue;  // inside a closed <details>
+              if (box.left < 0 || box.right > width) out.push(e.outerHTML.slice(0, 80));
+            }
+            return out;
+            """
+        )
+    )
+
+
+def overflowing_at_1024_and_150_percent(page: Any) -> tuple[list[str], list[str]]:
+    """:func:`overflowing` at 1024×768, then at 150 % zoom (a 683×512 CSS viewport)."""
+    at_100 = overflowing(page)
+    page.execute_cdp_cmd(
+        "Emulation.setDeviceMetricsOverride",
+        {"width": 683, "height": 512, "deviceScaleFactor": 1.5, "mobile": False},
+    )
+    try:
+        return at_100, overflowing(page)
+    finally:
+        page.execute_cdp_cmd(
+            "Emulation.setDeviceMetricsOverride",
+            {"width": 1024, "height": 768, "deviceScaleFactor": 1, "mobile": False},
+        )

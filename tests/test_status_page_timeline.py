@@ -18,10 +18,9 @@ from typing import Any
 
 import pytest
 
-from tests.browser import chromium, serving
+from tests.browser import chromium, overflowing, serving
 from tests.conftest import require_program
 from tests.peers import openssl_ocsp_client
-from tests.test_status_page import _overflowing
 
 pytestmark = pytest.mark.interop
 
@@ -127,7 +126,7 @@ def test_the_timeline_shows_the_next_step_then_marks_it_done(
 
 def test_the_timeline_fits_1024x768(page: Any) -> None:
     assert page.execute_script("return document.documentElement.clientWidth") == 1024
-    assert _overflowing(page) == []
+    assert overflowing(page) == []
     section = page.find_element("id", "timeline-section")
     assert section.rect["x"] >= 0 and section.rect["x"] + section.rect["width"] <= 1024
     assert page.execute_script(

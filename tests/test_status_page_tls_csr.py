@@ -19,10 +19,9 @@ from cryptography import x509
 from cryptography.hazmat.primitives.serialization import Encoding
 
 from lab.tls import Alert, HandshakeOutcome, tls_connect
-from tests.browser import chromium, free_port, serving
+from tests.browser import chromium, free_port, overflowing_at_1024_and_150_percent, serving
 from tests.conftest import require_program
 from tests.peers import openssl_ocsp_client
-from tests.test_status_page import _overflowing
 
 pytestmark = pytest.mark.interop
 
@@ -179,18 +178,7 @@ def test_a_csr_that_does_not_verify_is_refused_on_the_page(
 
 def test_the_new_sections_fit_1024x768_and_150_percent(page: Any) -> None:
     assert page.execute_script("return document.documentElement.clientWidth") == 1024
-    assert _overflowing(page) == []
-    page.execute_cdp_cmd(
-        "Emulation.setDeviceMetricsOverride",
-        {"width": 683, "height": 512, "deviceScaleFactor": 1.5, "mobile": False},
-    )
-    try:
-        assert _overflowing(page) == []
-    finally:
-        page.execute_cdp_cmd(
-            "Emulation.setDeviceMetricsOverride",
-            {"width": 1024, "height": 768, "deviceScaleFactor": 1, "mobile": False},
-        )
+    assert overflowing_at_1024_and_150_percent(page) == ([], [])
 
 
 def test_no_console_errors_but_the_refused_csr(page: Any) -> None:
