@@ -165,6 +165,8 @@ def test_a_bad_profile_is_one_line_and_exit_2(
         ["--timeline", "real"],
         ["--product", "products/reference.toml", "--cc", "on"],
         ["--product", "no/such/profile.toml"],
+        ["--secret-file", "some-secret"],  # only a product may be given a secret
+        ["--product", "products/reference.toml", "--secret-file", "no/such/secret"],
     ],
 )
 def test_product_options_misused_are_exit_2(
